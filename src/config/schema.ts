@@ -1,0 +1,64 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The one configuration schema. Every option has a default, so an empty configuration is a
+ * working embedded setup. Each option can be set in `weir.yaml` or through an environment
+ * variable named from its path: `server.port` is `WEIR_SERVER_PORT`, `limits.maxEventBytes` is
+ * `WEIR_LIMITS_MAX_EVENT_BYTES`.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ default: '.weir', minLength: 1, description: 'where the metadata, log and lake live' }),
+    server: Type.Object(
+      {
+        host: Type.String({ default: '0.0.0.0', minLength: 1 }),
+        port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+        workers: Type.Integer({
+          default: 0,
+          minimum: 0,
+          maximum: 256,
+          description: 'collector worker processes; 0 means one per core',
+        }),
+        keepClientIp: Type.Boolean({ default: false, description: 'store the client ip with each event' }),
+        trustProxy: Type.String({
+          default: '',
+          description: 'comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed; "true" trusts any',
+        }),
+        drainTimeoutMs: Type.Integer({ default: 10000, minimum: 0 }),
+        corsOrigins: Type.String({ default: '*', description: 'allowed browser origins for ingest, comma-separated' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    limits: Type.Object(
+      {
+        maxEventBytes: Type.Integer({ default: 32 * 1024, minimum: 256 }),
+        maxBatchBytes: Type.Integer({ default: 500 * 1024, minimum: 1024 }),
+        maxBatchItems: Type.Integer({ default: 2500, minimum: 1 }),
+        maxDepth: Type.Integer({ default: 32, minimum: 2, maximum: 1000 }),
+        maxProperties: Type.Integer({ default: 2000, minimum: 1, description: 'keys in one event, all levels counted' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        segmentBytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 4096 }),
+        retentionHours: Type.Number({ default: 168, minimum: 0, description: 'keep segments at least this long' }),
+        retentionCheckMs: Type.Integer({ default: 60000, minimum: 100 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    logging: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The validated, defaulted and frozen configuration. */
+export type WeirConfig = Static<typeof ConfigSchema>;

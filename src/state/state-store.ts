@@ -1,0 +1,93 @@
+/**
+ * The StateStore port: Weir's metadata (workspaces, sources and their write keys, admin tokens,
+ * failed events). Embedded default: SQLite through Kysely (`sqlite/`); Postgres follows with the
+ * same Kysely schema. Every adapter passes `test/contract/state-store.contract.ts`.
+ *
+ * @example
+ * ```ts
+ * const state = await openSqliteStateStore({ file: '.weir/weir.sqlite' });
+ * const first = await state.bootstrap(); // default workspace + source + admin token on first start
+ * const source = await state.sourceByWriteKey(first.source.writeKey);
+ * ```
+ */
+export interface StateStore {
+  /**
+   * Applies migrations, then creates the default workspace, its default source and an admin
+   * token if none exist yet. `created` is true only on that first call; `adminToken` (the plain
+   * token, stored hashed) is returned only then.
+   */
+  bootstrap(): Promise<BootstrapResult>;
+
+  createWorkspace(name: string): Promise<Workspace>;
+  listWorkspaces(): Promise<Workspace[]>;
+  /** The workspace created by bootstrap. */
+  defaultWorkspace(): Promise<Workspace>;
+
+  /** Creates a source with a fresh write key. Throws `WEIR_SOURCE_NAME_TAKEN` on a duplicate name. */
+  createSource(input: { workspaceId: string; name: string }): Promise<Source>;
+  listSources(workspaceId?: string): Promise<Source[]>;
+  /** By id or by name (within the default workspace when the name is ambiguous). */
+  getSource(idOrName: string): Promise<Source | undefined>;
+  sourceByWriteKey(writeKey: string): Promise<Source | undefined>;
+
+  /** Creates an admin token and returns it in plain text once; only its hash is stored. */
+  createAdminToken(): Promise<string>;
+  verifyAdminToken(token: string): Promise<boolean>;
+
+  /**
+   * Stores failed events. Idempotent on (partition, offset): storing the same log record twice
+   * keeps one row.
+   */
+  insertFailedEvents(rows: NewFailedEvent[]): Promise<void>;
+  listFailedEvents(filter?: FailedEventFilter): Promise<FailedEvent[]>;
+  /** Failed events per reason code. */
+  countFailedEvents(filter?: Omit<FailedEventFilter, 'limit'>): Promise<Map<string, number>>;
+
+  close(): Promise<void>;
+}
+
+export interface BootstrapResult {
+  created: boolean;
+  workspace: Workspace;
+  source: Source;
+  adminToken?: string;
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface Source {
+  id: string;
+  workspaceId: string;
+  name: string;
+  writeKey: string;
+  createdAt: Date;
+}
+
+export interface NewFailedEvent {
+  sourceId: string;
+  /** Stable reason code, e.g. `WEIR_EVENT_MISSING_EVENT_NAME`. */
+  reason: string;
+  message: string;
+  messageId: string | null;
+  /** The item as received, JSON text. */
+  payload: string;
+  receivedAt: Date;
+  partition: number;
+  offset: number;
+}
+
+export interface FailedEvent extends NewFailedEvent {
+  id: number;
+}
+
+export interface FailedEventFilter {
+  sourceId?: string;
+  reason?: string;
+  since?: Date;
+  /** Default 100. */
+  limit?: number;
+}
