@@ -69,9 +69,8 @@ function describe(errors: ErrorObject[], raw: unknown, sources: Map<string, stri
     const from = sources.get(option);
     const value = err.keyword === 'additionalProperties' ? undefined : getPath(raw, option.split('.'));
     const what = err.keyword === 'additionalProperties' ? 'is not a known option' : err.message ?? 'is invalid';
-    const allowed = err.keyword === 'anyOf' ? '' : '';
     lines.push(
-      `${option}${from ? ` (from ${from})` : ''}${value !== undefined ? ` = ${JSON.stringify(value)}` : ''}: ${what}${allowed}`,
+      `${option}${from ? ` (from ${from})` : ''}${value !== undefined ? ` = ${JSON.stringify(value)}` : ''}: ${what}`,
     );
   }
   return lines.join('; ');

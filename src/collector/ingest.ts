@@ -1,0 +1,129 @@
+import { WeirError, errorMessage, type ErrorCode } from '../errors/catalogue.js';
+import { encodeAcceptedRecord, encodeFailedRecord } from '../events/log-record.js';
+import { inspectStructure, type StructureLimits } from './steps/inspect-structure.js';
+import { normaliseEvent, type RequestFacts } from './steps/normalise-event.js';
+import { validateEvent, type EventType } from './steps/validate-event.js';
+
+/** The ingest endpoints: one per Segment message type, plus batch. */
+export type Endpoint = EventType | 'batch';
+
+export interface IngestLimits extends StructureLimits {
+  maxEventBytes: number;
+  maxBatchItems: number;
+}
+
+/** An item kept as a failed event, reported back to the sender by its index. */
+export interface Rejection {
+  index: number;
+  code: ErrorCode;
+  message: string;
+}
+
+export interface IngestOutcome {
+  /** Log records to append: accepted events and failed events, in item order. */
+  records: Buffer[];
+  accepted: number;
+  rejected: Rejection[];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The collector's step chain for one request: structure → validate → normalise → encode.
+ *
+ * Request-level problems (the body is not a batch, a limit is exceeded, a forbidden key) throw a
+ * {@link WeirError} and nothing of the request is kept, as Segment answers 400 for oversize or
+ * malformed payloads. Spec violations of single items are values: the item becomes a failed
+ * event with a reason code and the rest of the batch is accepted.
+ *
+ * @example
+ * ```ts
+ * const out = processIngest('batch', { batch: [{ type: 'track', event: 'A', userId: 'u' }, { type: 'track' }] },
+ *   'src_1', { receivedAt: new Date() }, limits);
+ * out.accepted; // 1
+ * out.rejected; // [{ index: 1, code: 'WEIR_EVENT_MISSING_IDENTITY', ... }]
+ * ```
+ */
+export function processIngest(
+  endpoint: Endpoint,
+  body: unknown,
+  sourceId: string,
+  facts: RequestFacts,
+  limits: IngestLimits,
+): IngestOutcome {
+  if (!isPlainObject(body)) throw new WeirError('WEIR_INGEST_INVALID_BODY', { detail: 'request body must be a JSON object' });
+  let items: unknown[];
+  let requestFacts = facts;
+  if (endpoint === 'batch') {
+    const batch = body.batch;
+    if (!Array.isArray(batch)) throw new WeirError('WEIR_INGEST_INVALID_BODY', { detail: 'batch must be an array' });
+    if (batch.length > limits.maxBatchItems) {
+      throw new WeirError('WEIR_INGEST_TOO_MANY_ITEMS', { count: batch.length, limit: limits.maxBatchItems });
+    }
+    items = batch;
+    const context = isPlainObject(body.context) ? body.context : undefined;
+    const integrations = isPlainObject(body.integrations) ? body.integrations : undefined;
+    if (context !== undefined || integrations !== undefined || body.sentAt !== undefined) {
+      requestFacts = { ...facts, context, integrations, sentAt: body.sentAt };
+    }
+  } else {
+    // As Segment does, the endpoint decides the type of a single message.
+    items = [{ ...body, type: endpoint }];
+  }
+
+  // First pass: structural limits for every item, so a refused request stores nothing.
+  const nonFinite: (string | undefined)[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const s = inspectStructure(items[i], limits);
+    if (s.kind === 'non-finite') nonFinite[i] = s.field;
+    if (s.kind === 'too-deep') throw new WeirError('WEIR_INGEST_TOO_DEEP', { index: i, limit: limits.maxDepth });
+    if (s.kind === 'too-many-properties') {
+      throw new WeirError('WEIR_INGEST_TOO_MANY_PROPERTIES', { index: i, limit: limits.maxProperties });
+    }
+    if (s.kind === 'forbidden-key') throw new WeirError('WEIR_INGEST_FORBIDDEN_KEY', { key: s.key });
+  }
+
+  const receivedAtIso = facts.receivedAt.toISOString();
+  const records: Buffer[] = new Array(items.length);
+  const rejected: Rejection[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    let code: ErrorCode;
+    let params;
+    const badNumber = nonFinite[i];
+    if (badNumber !== undefined) {
+      code = 'WEIR_EVENT_NON_FINITE_NUMBER';
+      params = { field: badNumber };
+    } else {
+      const v = validateEvent(item);
+      if (v.ok) {
+        const n = normaliseEvent(item as Record<string, unknown>, requestFacts, receivedAtIso);
+        if (n.ok) {
+          const json = JSON.stringify(n.event);
+          // A UTF-16 unit is at most 3 UTF-8 bytes: count bytes only when the length can't settle it.
+          if (json.length * 3 > limits.maxEventBytes && Buffer.byteLength(json) > limits.maxEventBytes) {
+            throw new WeirError('WEIR_INGEST_EVENT_TOO_LARGE', {
+              index: i,
+              size: Buffer.byteLength(json),
+              limit: limits.maxEventBytes,
+            });
+          }
+          records[i] = encodeAcceptedRecord(sourceId, n.event, json);
+          continue;
+        }
+        code = n.code;
+        params = n.params;
+      } else {
+        code = v.code;
+        params = v.params;
+      }
+    }
+    const message = errorMessage(code, params);
+    rejected.push({ index: i, code, message });
+    const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : null;
+    records[i] = encodeFailedRecord({ sourceId, reason: code, message, messageId, receivedAt: receivedAtIso, payload: item });
+  }
+  return { records, accepted: items.length - rejected.length, rejected };
+}

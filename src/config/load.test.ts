@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadConfig, envNameOf } from './load.js';
+import { WeirError } from '../errors/catalogue.js';
+
+test('zero configuration gives a working embedded setup, frozen', () => {
+  const c = loadConfig({ env: {}, cwd: '/tmp/weir-none' });
+  assert.equal(c.server.port, 8080);
+  assert.equal(c.limits.maxEventBytes, 32 * 1024);
+  assert.equal(c.limits.maxBatchBytes, 500 * 1024);
+  assert.equal(c.dataDir, '/tmp/weir-none/.weir');
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.server));
+  assert.throws(() => {
+    (c.server as { port: number }).port = 1;
+  });
+});
+
+test('environment overrides are coerced to the schema types', () => {
+  const c = loadConfig({ env: { WEIR_SERVER_PORT: '9090', WEIR_SERVER_KEEP_CLIENT_IP: 'true', WEIR_LIMITS_MAX_DEPTH: '10' }, cwd: '/tmp' });
+  assert.equal(c.server.port, 9090);
+  assert.equal(c.server.keepClientIp, true);
+  assert.equal(c.limits.maxDepth, 10);
+  assert.equal(envNameOf('limits.maxBatchBytes'), 'WEIR_LIMITS_MAX_BATCH_BYTES');
+});
+
+test('errors name the option, where it came from and the value', () => {
+  try {
+    loadConfig({ env: { WEIR_LOGGING_LEVEL: 'loud' }, cwd: '/tmp' });
+    assert.fail('should throw');
+  } catch (err) {
+    assert.ok(err instanceof WeirError);
+    assert.equal(err.code, 'WEIR_CONFIG_INVALID');
+    assert.match(err.message, /logging\.level \(from WEIR_LOGGING_LEVEL\) = "loud"/);
+  }
+});

@@ -1,0 +1,88 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The metrics of one process, in its own registry. In `weir up` each collector worker has one,
+ * and the supervisor merges them for `/metrics` (see `server/cluster-metrics.ts`).
+ *
+ * @example
+ * ```ts
+ * const m = createMetrics();
+ * m.ingestEvents.inc({ outcome: 'accepted' }, 20);
+ * await m.registry.metrics(); // Prometheus text
+ * ```
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'weir_' });
+  const registers = [registry];
+  return {
+    registry,
+    ingestRequests: new Counter({
+      name: 'weir_ingest_requests_total',
+      help: 'Ingest HTTP requests by endpoint and answer status',
+      labelNames: ['endpoint', 'status'] as const,
+      registers,
+    }),
+    ingestErrors: new Counter({
+      name: 'weir_ingest_errors_total',
+      help: 'Ingest requests refused, by error code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    ingestEvents: new Counter({
+      name: 'weir_ingest_events_total',
+      help: 'Events received, by outcome: accepted (in the log) or failed (kept as failed events)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    failedEvents: new Counter({
+      name: 'weir_failed_events_total',
+      help: 'Events kept as failed events, by reason code',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    ingestBytes: new Counter({
+      name: 'weir_ingest_bytes_total',
+      help: 'Request body bytes received on ingest endpoints (as sent, before decompression)',
+      registers,
+    }),
+    ackLatency: new Histogram({
+      name: 'weir_ingest_ack_seconds',
+      help: 'Time from request start to a durable acknowledgement',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    fsyncLatency: new Histogram({
+      name: 'weir_log_fsync_seconds',
+      help: 'Duration of event log fdatasync calls',
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+      registers,
+    }),
+    logBytes: new Gauge({
+      name: 'weir_log_bytes',
+      help: 'Bytes held by the event log, per partition',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
+    logSegments: new Gauge({
+      name: 'weir_log_segments',
+      help: 'Segment files held by the event log, per partition',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
+    logCorrupt: new Counter({
+      name: 'weir_log_corrupt_records_total',
+      help: 'Corrupt log regions found and quarantined or skipped',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'weir_consumer_lag_records',
+      help: 'Records a consumer group is behind the durable head',
+      labelNames: ['group'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

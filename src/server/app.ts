@@ -1,0 +1,75 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { WeirConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { StateStore } from '../state/state-store.js';
+import { ingestRoutes, type IngestDeps } from '../collector/ingest-routes.js';
+import { adminRoutes } from '../api/admin-routes.js';
+import { installErrorHandlers } from './http-errors.js';
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, string>;
+}
+
+export interface AppDeps extends IngestDeps {
+  config: WeirConfig;
+  state: StateStore;
+  metrics: Metrics;
+  logger: Logger;
+  /** Prometheus text for `/metrics`; in a cluster, the merged metrics of every process. */
+  metricsText?: () => Promise<string>;
+  readiness?: () => Readiness;
+}
+
+function trustProxy(setting: string): boolean | string {
+  if (setting === '' || setting === 'false') return false;
+  if (setting === 'true') return true;
+  return setting;
+}
+
+/**
+ * Builds the HTTP app of a collector process: Segment ingest endpoints, `/healthz`, `/readyz`,
+ * `/metrics` and the management API.
+ *
+ * @example
+ * ```ts
+ * const app = await buildApp(deps);
+ * const res = await app.inject({ method: 'GET', url: '/healthz' }); // 200
+ * ```
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: trustProxy(config.server.trustProxy),
+    bodyLimit: config.limits.maxBatchBytes,
+    // Slow or stalled bodies must not hold a connection forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  // Bodies are read raw and decoded by the routes, which own the media-type, gzip and UTF-8 rules
+  // and answer with catalogue codes.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  installErrorHandlers(app);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const r = deps.readiness?.() ?? { ready: true, checks: {} };
+    reply.code(r.ready ? 200 : 503);
+    return { status: r.ready ? 'ready' : 'not ready', checks: r.checks };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const text = deps.metricsText ? await deps.metricsText() : await deps.metrics.registry.metrics();
+    reply.header('content-type', deps.metrics.registry.contentType);
+    return text;
+  });
+
+  await app.register(ingestRoutes, deps);
+  await app.register(adminRoutes, { state: deps.state });
+  return app;
+}

@@ -1,0 +1,120 @@
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import type { WeirConfig } from '../config/schema.js';
+import { nodeFileLayer } from '../log/file-layer.js';
+import { timedFileLayer } from '../log/timed-file-layer.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { WriteKeyCache } from '../collector/write-keys.js';
+import { buildApp } from './app.js';
+import { openLog, openState } from './backends.js';
+import { requestFromPrimary } from './ipc.js';
+
+/** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
+export const EXIT_LOG_FAILED = 3;
+
+/**
+ * One collector worker: the HTTP server (port shared with its siblings through node:cluster) and
+ * the single writer of its own log partition, so every core ingests without sharing a lock.
+ *
+ * It drains on SIGTERM/SIGINT, on the supervisor's `weir:drain` message and when the supervisor
+ * goes away: stop accepting, finish in-flight requests (their appends are fsync'd before they
+ * are answered), close the log, exit 0.
+ *
+ * @example
+ * ```ts
+ * await runCollectorWorker(config, 0); // serves until drained
+ * ```
+ */
+export async function runCollectorWorker(config: WeirConfig, partition: number): Promise<void> {
+  const logger = createLogger(config.logging.level, { role: 'collector', partition });
+  const metrics = createMetrics();
+  if (cluster.isWorker) {
+    // Answers the supervisor's requests for this worker's metrics (prom-client cluster protocol).
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([metrics.registry]);
+  }
+  const partitionLabel = String(partition);
+  const state = await openState(config);
+  const log = await openLog(config, {
+    logger,
+    fileLayer: timedFileLayer(nodeFileLayer, (s) => metrics.fsyncLatency.observe(s)),
+    onCorrupt: () => metrics.logCorrupt.inc({ partition: partitionLabel }),
+  });
+  const writer = await log.openWriter(partition);
+  let draining = false;
+
+  const app = await buildApp({
+    config,
+    writer,
+    keys: new WriteKeyCache(state),
+    state,
+    metrics,
+    logger,
+    metricsText: cluster.isWorker ? () => requestFromPrimary<string>('weir:metrics') : undefined,
+    readiness: () => {
+      const ready = writer.state === 'open' && !draining;
+      return { ready, checks: { log: writer.state, draining: String(draining) } };
+    },
+  });
+
+  const refreshGauges = async () => {
+    for (const s of await log.stats()) {
+      if (s.partition !== partition) continue;
+      metrics.logBytes.set({ partition: partitionLabel }, s.bytes);
+      metrics.logSegments.set({ partition: partitionLabel }, s.segments);
+    }
+  };
+  const timers = [
+    setInterval(() => {
+      refreshGauges().catch((err) => logger.warn({ err }, 'log stats failed'));
+      if (writer.state === 'failed') {
+        logger.fatal('event log failed to sync; restarting the worker so recovery runs');
+        void drain(EXIT_LOG_FAILED);
+      }
+    }, 1000),
+    setInterval(() => {
+      writer
+        .enforceRetention(config.log.retentionHours * 3_600_000)
+        .then((n) => n > 0 && logger.info({ deleted: n }, 'retention deleted segments'))
+        .catch((err) => logger.warn({ err }, 'retention failed'));
+    }, config.log.retentionCheckMs),
+  ];
+  for (const t of timers) t.unref();
+
+  let drained: Promise<void> | undefined;
+  const drain = (code: number): Promise<void> => {
+    drained ??= (async () => {
+      draining = true;
+      for (const t of timers) clearInterval(t);
+      const force = setTimeout(() => {
+        logger.error('drain timed out; exiting');
+        process.exit(1);
+      }, config.server.drainTimeoutMs);
+      force.unref();
+      try {
+        await app.close();
+        await writer.close();
+        await log.close();
+        await state.close();
+        logger.info('drained');
+      } catch (err) {
+        logger.error({ err }, 'drain failed');
+        code = code || 1;
+      }
+      process.exit(code);
+    })();
+    return drained;
+  };
+  process.on('SIGTERM', () => void drain(0));
+  process.on('SIGINT', () => void drain(0));
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type === 'weir:drain') void drain(0);
+  });
+  process.on('disconnect', () => void drain(0));
+
+  await app.listen({ host: config.server.host, port: config.server.port });
+  logger.info({ host: config.server.host, port: config.server.port }, 'collector listening');
+  const address = app.server.address();
+  process.send?.({ type: 'weir:listening', partition, port: typeof address === 'object' && address ? address.port : config.server.port });
+}

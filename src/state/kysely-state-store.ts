@@ -1,0 +1,330 @@
+/**
+ * The dialect-neutral StateStore: every query lives here, written with Kysely's query builder
+ * against {@link Database}. An adapter (`sqlite/`, later `postgres/`) only opens the connection
+ * and supplies the few things that really differ between databases ({@link KyselyStateStoreOptions}).
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { WeirError } from '../errors/catalogue.js';
+import { nameProblem } from './names.js';
+import { hashToken, looksLikeAdminToken, newAdminToken, newId, newWriteKey } from './ids.js';
+import type { Database } from './schema.js';
+import type {
+  BootstrapResult,
+  FailedEvent,
+  FailedEventFilter,
+  NewFailedEvent,
+  Source,
+  StateStore,
+  Workspace,
+} from './state-store.js';
+
+/** The name of the workspace, and of its source, that bootstrap creates. */
+export const DEFAULT_NAME = 'default';
+
+const DEFAULT_FAILED_EVENTS_LIMIT = 100;
+// 9 bound values per row keeps a chunk far below SQLite's 32766-variable limit and Postgres's
+// 65535-parameter limit.
+const INSERT_CHUNK_ROWS = 500;
+
+/** What an adapter tells the shared store about its database. */
+export interface KyselyStateStoreOptions {
+  db: Kysely<Database>;
+  /**
+   * Applies pending migrations. The adapter decides how concurrent processes are kept apart
+   * (SQLite: `BEGIN IMMEDIATE`; Postgres: Kysely's advisory lock).
+   */
+  migrate(db: Kysely<Database>): Promise<void>;
+  /** True when `err` is the driver's unique-constraint violation. */
+  isUniqueViolation(err: unknown): boolean;
+  /** Releases the connection; called once, by the first `close()`. */
+  destroy(): Promise<void>;
+}
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+interface WorkspaceRow {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+interface SourceRow {
+  id: string;
+  workspace_id: string;
+  name: string;
+  write_key: string;
+  created_at: string;
+}
+
+const SOURCE_COLUMNS = ['id', 'workspace_id', 'name', 'write_key', 'created_at'] as const;
+const WORKSPACE_COLUMNS = ['id', 'name', 'created_at'] as const;
+
+function toWorkspace(row: WorkspaceRow): Workspace {
+  return { id: row.id, name: row.name, createdAt: new Date(row.created_at) };
+}
+
+function toSource(row: SourceRow): Source {
+  return {
+    id: row.id,
+    workspaceId: row.workspace_id,
+    name: row.name,
+    writeKey: row.write_key,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function checkName(kind: 'workspace' | 'source', name: string): void {
+  const problem = nameProblem(name);
+  if (problem !== undefined) {
+    throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `${kind} name ${JSON.stringify(name)} ${problem}` });
+  }
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`failed event limit must be a positive integer, got ${limit}`);
+  }
+}
+
+/**
+ * A {@link StateStore} over any Kysely dialect whose schema came from `migrations.ts`.
+ *
+ * @example
+ * ```ts
+ * const store = new KyselyStateStore({
+ *   db: new Kysely<Database>({ dialect }),
+ *   migrate: (db) => migrateToLatest(db, 'postgres'),
+ *   isUniqueViolation: (err) => (err as { code?: string }).code === '23505',
+ *   destroy: () => db.destroy(),
+ * });
+ * const { source } = await store.bootstrap();
+ * ```
+ */
+export class KyselyStateStore implements StateStore {
+  readonly #db: Kysely<Database>;
+  readonly #options: KyselyStateStoreOptions;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: KyselyStateStoreOptions) {
+    this.#db = options.db;
+    this.#options = options;
+  }
+
+  async bootstrap(): Promise<BootstrapResult> {
+    await this.#options.migrate(this.#db);
+    // Every step is an insert that does nothing when the row exists, and the first statement
+    // writes: concurrent callers queue on the write lock (SQLite) or on the unique index
+    // (Postgres) instead of each reading "nothing yet" and then colliding.
+    return this.#db.transaction().execute(async (trx) => {
+      const now = new Date().toISOString();
+      const inserted = await trx
+        .insertInto('workspaces')
+        .values({ id: newId('ws'), name: DEFAULT_NAME, created_at: now })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      const workspace = await this.#workspaceByName(trx, DEFAULT_NAME);
+      if (workspace === undefined) throw new Error('bootstrap: default workspace missing after insert');
+
+      await trx
+        .insertInto('sources')
+        .values({ id: newId('src'), workspace_id: workspace.id, name: DEFAULT_NAME, write_key: newWriteKey(), created_at: now })
+        .onConflict((oc) => oc.columns(['workspace_id', 'name']).doNothing())
+        .execute();
+      const source = await trx
+        .selectFrom('sources')
+        .select(SOURCE_COLUMNS)
+        .where('workspace_id', '=', workspace.id)
+        .where('name', '=', DEFAULT_NAME)
+        .executeTakeFirstOrThrow();
+
+      if (inserted === undefined) {
+        return { created: false, workspace: toWorkspace(workspace), source: toSource(source) };
+      }
+      const adminToken = await this.#insertAdminToken(trx);
+      return { created: true, workspace: toWorkspace(workspace), source: toSource(source), adminToken };
+    });
+  }
+
+  async createWorkspace(name: string): Promise<Workspace> {
+    checkName('workspace', name);
+    const row = { id: newId('ws'), name, created_at: new Date().toISOString() };
+    try {
+      await this.#db.insertInto('workspaces').values(row).execute();
+    } catch (err) {
+      if (this.#options.isUniqueViolation(err)) {
+        throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `a workspace named ${name} already exists` }, { cause: err });
+      }
+      throw err;
+    }
+    return toWorkspace(row);
+  }
+
+  async listWorkspaces(): Promise<Workspace[]> {
+    const rows = await this.#db.selectFrom('workspaces').select(WORKSPACE_COLUMNS).orderBy('created_at').orderBy('name').execute();
+    return rows.map(toWorkspace);
+  }
+
+  async defaultWorkspace(): Promise<Workspace> {
+    const row = await this.#workspaceByName(this.#db, DEFAULT_NAME);
+    if (row === undefined) throw new Error('the metadata store has no default workspace: call bootstrap() first');
+    return toWorkspace(row);
+  }
+
+  async createSource(input: { workspaceId: string; name: string }): Promise<Source> {
+    checkName('source', input.name);
+    const workspace = await this.#db.selectFrom('workspaces').select('id').where('id', '=', input.workspaceId).executeTakeFirst();
+    // Workspaces are never deleted, so checking first leaves no race worth a transaction.
+    if (workspace === undefined) {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `no workspace ${input.workspaceId}` });
+    }
+    const row: SourceRow = {
+      id: newId('src'),
+      workspace_id: input.workspaceId,
+      name: input.name,
+      write_key: newWriteKey(),
+      created_at: new Date().toISOString(),
+    };
+    try {
+      await this.#db.insertInto('sources').values(row).execute();
+    } catch (err) {
+      // The unique index, not a prior lookup, decides: two concurrent creates cannot both win.
+      if (this.#options.isUniqueViolation(err) && (await this.#sourceInWorkspace(input.workspaceId, input.name))) {
+        throw new WeirError('WEIR_SOURCE_NAME_TAKEN', { name: input.name }, { cause: err });
+      }
+      throw err;
+    }
+    return toSource(row);
+  }
+
+  async listSources(workspaceId?: string): Promise<Source[]> {
+    let q = this.#db.selectFrom('sources').select(SOURCE_COLUMNS);
+    if (workspaceId !== undefined) q = q.where('workspace_id', '=', workspaceId);
+    // Name breaks ties between sources created in the same millisecond, so listings are stable.
+    const rows = await q.orderBy('created_at').orderBy('name').execute();
+    return rows.map(toSource);
+  }
+
+  async getSource(idOrName: string): Promise<Source | undefined> {
+    const byId = await this.#db.selectFrom('sources').select(SOURCE_COLUMNS).where('id', '=', idOrName).executeTakeFirst();
+    if (byId !== undefined) return toSource(byId);
+    const byName = await this.#db
+      .selectFrom('sources')
+      .innerJoin('workspaces', 'workspaces.id', 'sources.workspace_id')
+      .select([
+        'sources.id',
+        'sources.workspace_id',
+        'sources.name',
+        'sources.write_key',
+        'sources.created_at',
+        'workspaces.name as workspace_name',
+      ])
+      .where('sources.name', '=', idOrName)
+      .execute();
+    if (byName.length === 1) return toSource(byName[0]!);
+    const inDefault = byName.find((r) => r.workspace_name === DEFAULT_NAME);
+    return inDefault === undefined ? undefined : toSource(inDefault);
+  }
+
+  async sourceByWriteKey(writeKey: string): Promise<Source | undefined> {
+    const row = await this.#db.selectFrom('sources').select(SOURCE_COLUMNS).where('write_key', '=', writeKey).executeTakeFirst();
+    return row === undefined ? undefined : toSource(row);
+  }
+
+  async createAdminToken(): Promise<string> {
+    return this.#insertAdminToken(this.#db);
+  }
+
+  async verifyAdminToken(token: string): Promise<boolean> {
+    if (!looksLikeAdminToken(token)) return false;
+    // A lookup by hash leaks nothing useful through timing: the hash of a guess says nothing
+    // about how close the guess is to a stored token.
+    const row = await this.#db.selectFrom('admin_tokens').select('id').where('token_hash', '=', hashToken(token)).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async insertFailedEvents(rows: NewFailedEvent[]): Promise<void> {
+    if (rows.length === 0) return;
+    const createdAt = new Date().toISOString();
+    const values = rows.map((r) => ({
+      source_id: r.sourceId,
+      reason: r.reason,
+      message: r.message,
+      message_id: r.messageId,
+      payload: r.payload,
+      received_at: r.receivedAt.toISOString(),
+      log_partition: r.partition,
+      log_offset: r.offset,
+      created_at: createdAt,
+    }));
+    await this.#db.transaction().execute(async (trx) => {
+      for (let i = 0; i < values.length; i += INSERT_CHUNK_ROWS) {
+        await trx
+          .insertInto('failed_events')
+          .values(values.slice(i, i + INSERT_CHUNK_ROWS))
+          .onConflict((oc) => oc.columns(['log_partition', 'log_offset']).doNothing())
+          .execute();
+      }
+    });
+  }
+
+  async listFailedEvents(filter: FailedEventFilter = {}): Promise<FailedEvent[]> {
+    const limit = filter.limit ?? DEFAULT_FAILED_EVENTS_LIMIT;
+    checkLimit(limit);
+    let q = this.#db
+      .selectFrom('failed_events')
+      .select(['id', 'source_id', 'reason', 'message', 'message_id', 'payload', 'received_at', 'log_partition', 'log_offset']);
+    if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
+    if (filter.reason !== undefined) q = q.where('reason', '=', filter.reason);
+    if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since.toISOString());
+    const rows = await q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    return rows.map((r) => ({
+      id: Number(r.id),
+      sourceId: r.source_id,
+      reason: r.reason,
+      message: r.message,
+      messageId: r.message_id,
+      payload: r.payload,
+      receivedAt: new Date(r.received_at),
+      partition: r.log_partition,
+      offset: Number(r.log_offset),
+    }));
+  }
+
+  async countFailedEvents(filter: Omit<FailedEventFilter, 'limit'> = {}): Promise<Map<string, number>> {
+    let q = this.#db.selectFrom('failed_events').select((eb) => ['reason', eb.fn.countAll().as('n')]);
+    if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
+    if (filter.reason !== undefined) q = q.where('reason', '=', filter.reason);
+    if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since.toISOString());
+    const rows = await q.groupBy('reason').orderBy('reason').execute();
+    return new Map(rows.map((r) => [r.reason, Number(r.n)]));
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#options.destroy();
+    return this.#closed;
+  }
+
+  #workspaceByName(db: Executor, name: string): Promise<WorkspaceRow | undefined> {
+    return db.selectFrom('workspaces').select(WORKSPACE_COLUMNS).where('name', '=', name).executeTakeFirst();
+  }
+
+  async #sourceInWorkspace(workspaceId: string, name: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('sources')
+      .select('id')
+      .where('workspace_id', '=', workspaceId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async #insertAdminToken(db: Executor): Promise<string> {
+    const token = newAdminToken();
+    await db
+      .insertInto('admin_tokens')
+      .values({ id: newId('adm'), token_hash: hashToken(token), created_at: new Date().toISOString() })
+      .execute();
+    return token;
+  }
+}

@@ -1,0 +1,1 @@
+export { openSqliteStateStore, type SqliteStateStoreOptions } from './sqlite-state-store.js';
