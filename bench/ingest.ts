@@ -5,8 +5,8 @@
  * Load: wrk posting /v1/batch with 20 events of about 300 bytes each, every event with a fresh
  * messageId. Phases:
  *   1. saturation: as many requests as wrk can push over 64 connections;
- *   2. half rate: the same at about half of the saturated rate (wrk's per-connection delay, a
- *      closed loop with think time), for the p99 ack latency target;
+ *   2. half rate: the same at about half of the saturated rate (a closed loop with exponentially
+ *      distributed think time per connection), for the p99 ack latency target;
  *   3. nginx: the saturation load against `return 204`, the ceiling of HTTP on this machine.
  * Afterwards every acknowledged event is counted in the log (`weir log verify`).
  *
@@ -39,12 +39,13 @@ function need(cmd: string, pkg: string): void {
 function wrkScript(writeKey: string, delayMs: number): string {
   const auth = Buffer.from(`${writeKey}:`).toString('base64');
   // ~300 bytes per event, like a typical web track call with context.
-  const event = (id: string) =>
+  // Timestamps differ per event, as they do from a real SDK, so no per-batch caching flatters us.
+  const event = (id: string, i: number) =>
     `{"type":"track","event":"Product Viewed","userId":"user-4711","messageId":"' .. ${id} .. '",` +
-    `"timestamp":"2026-11-22T10:00:00.000Z","properties":{"product_id":"sku-123456","name":"Trail shoe","price":89.9,"currency":"EUR","category":"shoes"},` +
+    `"timestamp":"2026-11-22T10:00:${String(i).padStart(2, '0')}.${String((i * 37) % 1000).padStart(3, '0')}Z","properties":{"product_id":"sku-123456","name":"Trail shoe","price":89.9,"currency":"EUR","category":"shoes"},` +
     `"context":{"library":{"name":"bench","version":"1.0.0"},"page":{"path":"/products/sku-123456","referrer":"https://www.example.com/"},"locale":"en-GB"}}`;
   const parts: string[] = [];
-  for (let i = 0; i < EVENTS_PER_REQUEST; i++) parts.push(`'${event(`prefix .. n .. "-${i}"`)}'`);
+  for (let i = 0; i < EVENTS_PER_REQUEST; i++) parts.push(`'${event(`prefix .. n .. "-${i}"`, i)}'`);
   return `
 local counter = 0
 local prefix
@@ -62,7 +63,11 @@ function request()
   local body = '{"sentAt":"2026-11-22T10:00:01.000Z","batch":[' .. ${parts.join(" .. ',' .. ")} .. ']}'
   return wrk.format("POST", "/v1/batch", headers, body)
 end
-${delayMs > 0 ? `function delay() return ${delayMs} end` : ''}
+${
+    // Exponential think times make arrivals Poisson-like; a fixed delay keeps every connection in
+    // lockstep, so requests would arrive in bursts of all connections at once.
+    delayMs > 0 ? `function delay() return math.floor(-${delayMs} * math.log(1 - math.random())) end` : ''
+  }
 `;
 }
 
@@ -182,7 +187,7 @@ async function main(): Promise<void> {
     const sat = runWrk(url, wrkScript(weir.writeKey, 0), dir, SECONDS, CONNECTIONS);
     progress(`  ${(sat.requestsPerSec * EVENTS_PER_REQUEST).toFixed(0)} events/s, p50 ${sat.p50ms} ms, p99 ${sat.p99ms} ms`);
 
-    // Closed loop with think time: rate ≈ connections / (delay + latency).
+    // Closed loop with think time: rate ≈ connections / (mean delay + latency).
     const targetRps = sat.requestsPerSec / 2;
     const delay = Math.max(1, Math.round((CONNECTIONS / targetRps) * 1000 - sat.p50ms / 2));
     progress(`half rate: target ${(targetRps * EVENTS_PER_REQUEST).toFixed(0)} events/s (delay ${delay} ms per connection)`);
@@ -198,8 +203,8 @@ async function main(): Promise<void> {
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     });
-    const report = JSON.parse(verify.stdout) as { ok: boolean; partitions: Array<{ records: number }> };
-    const inLog = report.partitions.reduce((n, p) => n + p.records, 0);
+    const report = JSON.parse(verify.stdout) as { ok: boolean; events: { partitions: Array<{ records: number }> } };
+    const inLog = report.events.partitions.reduce((n, p) => n + p.records, 0);
 
     progress('nginx ceiling');
     const nginx = startNginx(dir, port + 1);

@@ -11,7 +11,10 @@ import { sendError } from '../server/http-errors.js';
 
 export interface IngestDeps {
   config: WeirConfig;
+  /** Writer of this process's partition of the event log. */
   writer: Pick<LogWriter, 'append'>;
+  /** Writer of this process's partition of the failed-events log. */
+  failedWriter: Pick<LogWriter, 'append'>;
   keys: { resolve(writeKey: string): Source | undefined | Promise<Source | undefined> };
   metrics: Metrics;
 }
@@ -60,7 +63,7 @@ function writeKeyFromHeader(header: string | undefined): string | undefined {
  * ```
  */
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
-  const { config, writer, keys, metrics } = deps;
+  const { config, writer, failedWriter, keys, metrics } = deps;
   const limits: IngestLimits = config.limits;
   const keepIp = config.server.keepClientIp;
 
@@ -103,7 +106,10 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
           { receivedAt: new Date(), ip: keepIp ? req.ip : undefined },
           limits,
         );
-        if (outcome.records.length > 0) await writer.append(outcome.records);
+        if (outcome.failed.length === 0) {
+          if (outcome.records.length > 0) await writer.append(outcome.records);
+        } else if (outcome.records.length === 0) await failedWriter.append(outcome.failed);
+        else await Promise.all([writer.append(outcome.records), failedWriter.append(outcome.failed)]);
 
         metrics.ingestEvents.inc({ outcome: 'accepted' }, outcome.accepted);
         requestsOk.inc();

@@ -20,8 +20,10 @@ export interface Rejection {
 }
 
 export interface IngestOutcome {
-  /** Log records to append: accepted events and failed events, in item order. */
+  /** Records for the event log, in item order. */
   records: Buffer[];
+  /** Records for the failed-events log, in item order. */
+  failed: Buffer[];
   accepted: number;
   rejected: Rejection[];
 }
@@ -86,7 +88,8 @@ export function processIngest(
   }
 
   const receivedAtIso = facts.receivedAt.toISOString();
-  const records: Buffer[] = new Array(items.length);
+  const records: Buffer[] = [];
+  const failed: Buffer[] = [];
   const rejected: Rejection[] = [];
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
@@ -110,7 +113,7 @@ export function processIngest(
               limit: limits.maxEventBytes,
             });
           }
-          records[i] = encodeAcceptedRecord(sourceId, n.event, json);
+          records.push(encodeAcceptedRecord(sourceId, n.event, json));
           continue;
         }
         code = n.code;
@@ -123,7 +126,7 @@ export function processIngest(
     const message = errorMessage(code, params);
     rejected.push({ index: i, code, message });
     const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : null;
-    records[i] = encodeFailedRecord({ sourceId, reason: code, message, messageId, receivedAt: receivedAtIso, payload: item });
+    failed.push(encodeFailedRecord({ sourceId, reason: code, message, messageId, receivedAt: receivedAtIso, payload: item }));
   }
-  return { records, accepted: items.length - rejected.length, rejected };
+  return { records, failed, accepted: records.length, rejected };
 }

@@ -1,14 +1,14 @@
 import type { EventLog, LogConsumer } from '../log/event-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { NewFailedEvent, StateStore } from '../state/state-store.js';
-import { decodeLogRecord, isFailedRecord } from '../events/log-record.js';
+import { decodeLogRecord } from '../events/log-record.js';
 import { isRetriable } from '../errors/catalogue.js';
 
 /** The consumer group that materialises failed events into the metadata store. */
 export const FAILED_EVENTS_GROUP = 'failed-events';
 
 /**
- * Copies failed-event records from the log into the metadata store, where `weir failed list`
+ * Copies failed-event records from the failed-events log into the metadata store, where `weir failed list`
  * and the API read them. It commits its offset only after the rows are stored, and the insert is
  * idempotent on (partition, offset), so a crash in between stores nothing twice.
  *
@@ -52,7 +52,6 @@ async function copyFailedEvents(consumer: LogConsumer, opts: FailedEventsConsume
     }
     const rows: NewFailedEvent[] = [];
     for (const r of records) {
-      if (!isFailedRecord(r.value)) continue;
       const d = decodeLogRecord(r.value);
       if (d.kind !== 'failed') continue;
       rows.push({

@@ -50,10 +50,3 @@ export type FailedRecord = Extract<DecodedRecord, { kind: 'failed' }>;
 export function decodeLogRecord(value: Buffer): DecodedRecord {
   return JSON.parse(value.toString('utf8')) as DecodedRecord;
 }
-
-const FAILED_PREFIX = Buffer.from('{"kind":"failed"');
-
-/** True for failed-event records, decided from the first bytes without parsing the record. */
-export function isFailedRecord(value: Buffer): boolean {
-  return value.length >= FAILED_PREFIX.length && value.compare(FAILED_PREFIX, 0, FAILED_PREFIX.length, 0, FAILED_PREFIX.length) === 0;
-}

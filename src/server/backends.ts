@@ -23,11 +23,23 @@ export async function openState(config: WeirConfig): Promise<StateStore> {
   return openSqliteStateStore({ file: join(config.dataDir, 'weir.sqlite') });
 }
 
+/**
+ * The two streams: `events` (accepted events, read by every sink) and `failed` (items refused
+ * with a reason, read by the failed-events store). Keeping them apart means sinks never skip over
+ * failed records, and the failed-events store never reads the whole event stream.
+ */
+export type LogStream = 'events' | 'failed';
+
+/** Where a stream's file log lives under the data directory. */
+export function logDir(config: WeirConfig, stream: LogStream): string {
+  return join(config.dataDir, stream === 'events' ? 'log' : 'failed-log');
+}
+
 export async function openLog(
   config: WeirConfig,
-  opts: { logger?: Logger; fileLayer?: FileLayer; onCorrupt?: (info: unknown) => void } = {},
+  opts: { stream?: LogStream; logger?: Logger; fileLayer?: FileLayer; onCorrupt?: (info: unknown) => void } = {},
 ): Promise<EventLog> {
-  const dir = join(config.dataDir, 'log');
+  const dir = logDir(config, opts.stream ?? 'events');
   mkdirSync(dir, { recursive: true });
   return openFileEventLog({
     dir,

@@ -36,25 +36,29 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   }
   const partitionLabel = String(partition);
   const state = await openState(config);
-  const log = await openLog(config, {
+  const logOptions = {
     logger,
     fileLayer: timedFileLayer(nodeFileLayer, (s) => metrics.fsyncLatency.observe(s)),
     onCorrupt: () => metrics.logCorrupt.inc({ partition: partitionLabel }),
-  });
+  };
+  const log = await openLog(config, logOptions);
+  const failedLog = await openLog(config, { ...logOptions, stream: 'failed' });
   const writer = await log.openWriter(partition);
+  const failedWriter = await failedLog.openWriter(partition);
   let draining = false;
 
   const app = await buildApp({
     config,
     writer,
+    failedWriter,
     keys: new WriteKeyCache(state),
     state,
     metrics,
     logger,
     metricsText: cluster.isWorker ? () => requestFromPrimary<string>('weir:metrics') : undefined,
     readiness: () => {
-      const ready = writer.state === 'open' && !draining;
-      return { ready, checks: { log: writer.state, draining: String(draining) } };
+      const ready = writer.state === 'open' && failedWriter.state === 'open' && !draining;
+      return { ready, checks: { log: writer.state, failedLog: failedWriter.state, draining: String(draining) } };
     },
   });
 
@@ -68,16 +72,17 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   const timers = [
     setInterval(() => {
       refreshGauges().catch((err) => logger.warn({ err }, 'log stats failed'));
-      if (writer.state === 'failed') {
+      if (writer.state === 'failed' || failedWriter.state === 'failed') {
         logger.fatal('event log failed to sync; restarting the worker so recovery runs');
         void drain(EXIT_LOG_FAILED);
       }
     }, 1000),
     setInterval(() => {
-      writer
-        .enforceRetention(config.log.retentionHours * 3_600_000)
-        .then((n) => n > 0 && logger.info({ deleted: n }, 'retention deleted segments'))
-        .catch((err) => logger.warn({ err }, 'retention failed'));
+      for (const w of [writer, failedWriter]) {
+        w.enforceRetention(config.log.retentionHours * 3_600_000)
+          .then((n) => n > 0 && logger.info({ deleted: n, partition }, 'retention deleted segments'))
+          .catch((err) => logger.warn({ err }, 'retention failed'));
+      }
     }, config.log.retentionCheckMs),
   ];
   for (const t of timers) t.unref();
@@ -95,7 +100,9 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
       try {
         await app.close();
         await writer.close();
+        await failedWriter.close();
         await log.close();
+        await failedLog.close();
         await state.close();
         logger.info('drained');
       } catch (err) {

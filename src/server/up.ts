@@ -33,7 +33,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
 
   const state = await openState(config);
   const boot = await state.bootstrap();
-  const log = await openLog(config, { logger });
+  const failedLog = await openLog(config, { logger, stream: 'failed' });
 
   const workerCount = config.server.workers || availableParallelism();
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), silent: false });
@@ -72,7 +72,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
 
   const consumers = new AbortController();
   const failedEvents = runFailedEventsConsumer({
-    log,
+    log: failedLog,
     state,
     logger,
     signal: consumers.signal,
@@ -97,7 +97,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
     clearTimeout(timer);
     consumers.abort();
     await failedEvents;
-    await log.close();
+    await failedLog.close();
     await state.close();
     logger.info('stopped');
     process.exit(0);
@@ -114,7 +114,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
     for (const w of byPartition.values()) w.process.kill('SIGKILL');
     consumers.abort();
     await failedEvents;
-    await log.close();
+    await failedLog.close();
     await state.close();
     throw err;
   }

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { WeirConfig } from '../../config/schema.js';
-import { decodeLogRecord, isFailedRecord } from '../../events/log-record.js';
+import { decodeLogRecord } from '../../events/log-record.js';
 import { openLog } from '../../server/backends.js';
 
 function positiveInt(option: string) {
@@ -27,12 +27,12 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
     .description('stream events from the log as JSON lines')
     .option('--from-start', 'replay the log from its first retained record')
     .option('--source <id>', 'only events of this source id')
-    .option('--failed', 'include failed events')
+    .option('--failed', 'tail the failed events instead of the accepted ones')
     .option('--limit <n>', 'exit after this many events', positiveInt('--limit'))
     .option('--idle-exit <ms>', 'exit once no event arrived for this long', positiveInt('--idle-exit'))
     .action(async (opts: { fromStart?: boolean; source?: string; failed?: boolean; limit?: number; idleExit?: number }) => {
       const config = loadConfig();
-      const log = await openLog(config);
+      const log = await openLog(config, { stream: opts.failed ? 'failed' : 'events' });
       const consumer = await log.consumer(`tail-${process.pid}`, {
         start: opts.fromStart ? 'earliest' : 'latest',
         ephemeral: true,
@@ -54,7 +54,6 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
           lastEventAt = Date.now();
           const lines: string[] = [];
           for (const r of records) {
-            if (!opts.failed && isFailedRecord(r.value)) continue;
             if (opts.source !== undefined && decodeLogRecord(r.value).sourceId !== opts.source) continue;
             lines.push(r.value.toString('utf8'));
             if (opts.limit !== undefined && printed + lines.length >= opts.limit) break;
