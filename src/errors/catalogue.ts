@@ -77,7 +77,7 @@ export const ERRORS = {
   WEIR_SOURCE_NOT_FOUND: spec(404, 'no source {source}'),
   WEIR_SOURCE_NAME_TAKEN: spec(409, 'a source named {name} already exists in this workspace'),
 
-  WEIR_INTERNAL: spec(500, 'internal error'),
+  WEIR_SERVER_INTERNAL_ERROR: spec(500, 'internal error'),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

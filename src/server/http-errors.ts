@@ -32,6 +32,6 @@ export function installErrorHandlers(app: FastifyInstance): void {
       return sendError(reply, new WeirError('WEIR_API_INVALID_REQUEST', { detail: error.message }));
     }
     req.log.error({ err: error }, 'request failed');
-    return sendError(reply, new WeirError('WEIR_INTERNAL'));
+    return sendError(reply, new WeirError('WEIR_SERVER_INTERNAL_ERROR'));
   });
 }

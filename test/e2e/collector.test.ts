@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { WeirServer, basic, eventually, post, removeDir, tailAll, tempDir, weir } from '../helpers/weir-process.js';
+import { spawn } from 'node:child_process';
+import { CLI, WeirServer, basic, eventually, post, removeDir, tailAll, tempDir, weir } from '../helpers/weir-process.js';
 
 describe('collector over real HTTP (weir up)', () => {
   let server: WeirServer;
@@ -180,5 +181,23 @@ describe('collector over real HTTP (weir up)', () => {
     assert.equal(rec?.sourceId, source.id);
     const list = weir(['sources', 'list', '--json'], { env: { WEIR_DATA_DIR: dataDir } });
     assert.ok(list.stdout.includes(source.writeKey));
+  });
+
+  test('weir tail streams events as they arrive, as JSON lines', async () => {
+    const child = spawn(process.execPath, [CLI, 'tail', '--limit', '1'], { env: { ...process.env, WEIR_DATA_DIR: dataDir } });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let done = false;
+    void exited.then(() => (done = true));
+    // tail starts at the end of the log; keep sending until it has seen one.
+    for (let i = 0; !done && i < 50; i++) {
+      await post(server, '/v1/track', { event: 'Live', userId: 'u', messageId: `live-${i}` }, auth());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await exited, 0);
+    const line = JSON.parse(out.trim());
+    assert.equal(line.kind, 'event');
+    assert.match(line.event.messageId, /^live-\d+$/);
   });
 });

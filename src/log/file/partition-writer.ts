@@ -240,9 +240,11 @@ export class FilePartitionWriter implements LogWriter {
     }
     this.segmentSize += total;
     this.durable = { segmentBase: this.segmentBase, segmentLength: this.segmentSize, nextOffset: round[round.length - 1]!.last + 1 };
-    await this.publishHead();
+    // Acknowledge first: the records are durable now, and the head file only tells readers in
+    // other processes how far they may read, which need not delay anyone's 200.
     for (const p of round) p.resolve({ partition: this.partition, firstOffset: p.first, lastOffset: p.last });
     this.options.onDurable(this.partition);
+    await this.publishHead();
   }
 
   /** Starts a new segment at `base`; false (with the queue rejected) when that fails. */
