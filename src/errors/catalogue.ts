@@ -71,6 +71,13 @@ export const ERRORS = {
   WEIR_LOG_LOCKED: spec(500, 'partition {partition} is locked by process {pid}'),
   WEIR_LOG_CORRUPT: spec(500, 'corrupt record in {file} at byte {position}: {detail}'),
 
+  // warehouse and queries
+  WEIR_WAREHOUSE_UNAVAILABLE: spec(503, 'the warehouse ({engine}) is unreachable: {detail}', true),
+  WEIR_WAREHOUSE_FAILED: spec(500, 'the warehouse ({engine}) refused a write: {detail}'),
+  WEIR_QUERY_FAILED: spec(400, 'query failed: {detail}'),
+  WEIR_QUERY_READ_ONLY: spec(400, 'queries are read-only: {detail}'),
+  WEIR_QUERY_TIMEOUT: spec(400, 'query stopped after {timeoutMs} ms'),
+
   // management API
   WEIR_API_NOT_FOUND: spec(404, 'no route {method} {url}'),
   WEIR_API_INVALID_REQUEST: spec(400, '{detail}'),
