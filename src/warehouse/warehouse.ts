@@ -21,6 +21,13 @@ export interface Warehouse {
   readonly engine: 'duckdb' | 'postgres' | 'clickhouse';
 
   /**
+   * Timestamps the engine can store, when it cannot store every one JavaScript can (ClickHouse's
+   * DateTime: 1970–2106). The loader sends timestamps outside it to the discards, so one odd
+   * event cannot fail a whole batch. Absent: no limit.
+   */
+  readonly timestampRange?: { min: Date; max: Date };
+
+  /**
    * The tables of a schema with their columns' Weir types (empty when the schema does not
    * exist). Columns of a type Weir did not create map to the nearest Weir type.
    */
