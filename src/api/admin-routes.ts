@@ -2,9 +2,19 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WeirError } from '../errors/catalogue.js';
 import type { Source, StateStore } from '../state/state-store.js';
 import { decodeJsonBody } from '../collector/body.js';
+import { parseQueryRequest, type QueryRequest, type QueryResponse } from '../warehouse/run-query.js';
+
+function jsonBody(req: FastifyRequest, limit: number): unknown {
+  return decodeJsonBody((req.body as Buffer | undefined) ?? Buffer.alloc(0), {
+    contentType: req.headers['content-type'],
+    contentEncoding: req.headers['content-encoding'],
+  }, limit);
+}
 
 export interface AdminDeps {
   state: StateStore;
+  /** Runs a console query where the warehouse lives (in `weir up`, the supervisor). */
+  query?: (req: QueryRequest) => Promise<QueryResponse>;
 }
 
 async function requireAdmin(state: StateStore, req: FastifyRequest): Promise<void> {
@@ -42,10 +52,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   app.get('/api/sources', async () => ({ sources: (await state.listSources()).map(sourceView) }));
 
   app.post('/api/sources', { bodyLimit: 16 * 1024 }, async (req, reply) => {
-    const body = decodeJsonBody((req.body as Buffer | undefined) ?? Buffer.alloc(0), {
-      contentType: req.headers['content-type'],
-      contentEncoding: req.headers['content-encoding'],
-    }, 16 * 1024) as { name?: unknown; workspaceId?: unknown };
+    const body = jsonBody(req, 16 * 1024) as { name?: unknown; workspaceId?: unknown };
     if (typeof body.name !== 'string' || !/^[\w.-]{1,64}$/.test(body.name)) {
       throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'name must be 1 to 64 letters, digits, _ . or -' });
     }
@@ -53,6 +60,16 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const source = await state.createSource({ workspaceId, name: body.name });
     reply.code(201);
     return { source: sourceView(source) };
+  });
+
+  /**
+   * Read-only SQL on a source's schema: `{"sql": "select count(*) from tracks", "source": "web"}`
+   * → `{ columns, rows, truncated, schema, ms }`.
+   */
+  app.post('/api/query', { bodyLimit: 128 * 1024 }, async (req) => {
+    const request = parseQueryRequest(jsonBody(req, 128 * 1024));
+    if (!deps.query) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'this process serves no warehouse' });
+    return deps.query(request);
   });
 
   app.get('/api/failed-events', async (req) => {

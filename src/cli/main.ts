@@ -10,6 +10,7 @@ import { register as registerSources } from './commands/sources.js';
 import { register as registerFailed } from './commands/failed.js';
 import { register as registerTail } from './commands/tail.js';
 import { register as registerLog } from './commands/log.js';
+import { register as registerQuery } from './commands/query.js';
 
 /** Exit code for bad configuration or options, as the CLI conventions of the project ask. */
 const EXIT_USAGE = 2;
@@ -49,6 +50,7 @@ registerSources(program, ctx);
 registerFailed(program, ctx);
 registerTail(program, config);
 registerLog(program, config);
+registerQuery(program, config);
 
 try {
   await program.parseAsync(process.argv);
@@ -59,7 +61,7 @@ try {
   }
   if (err instanceof WeirError) {
     process.stderr.write(`weir: ${err.code}: ${err.message}\n`);
-    process.exit(err.code.startsWith('WEIR_CONFIG_') || err.code.startsWith('WEIR_CLI_') ? EXIT_USAGE : 1);
+    process.exit(err.code.startsWith('WEIR_CONFIG_') || err.code.startsWith('WEIR_CLI_') || err.code === 'WEIR_QUERY_FAILED' || err.code === 'WEIR_QUERY_READ_ONLY' ? EXIT_USAGE : 1);
   }
   process.stderr.write(`weir: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exit(1);

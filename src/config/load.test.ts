@@ -33,3 +33,9 @@ test('errors name the option, where it came from and the value', () => {
     assert.match(err.message, /logging\.level \(from WEIR_LOGGING_LEVEL\) = "loud"/);
   }
 });
+
+test('a value outside a set of choices lists the choices', () => {
+  assert.throws(() => loadConfig({ env: { WEIR_WAREHOUSE_ENGINE: 'mysql' }, cwd: '/tmp' }), {
+    message: /warehouse\.engine \(from WEIR_WAREHOUSE_ENGINE\) = "mysql": must be one of "duckdb", "postgres", "clickhouse", "none"/,
+  });
+});

@@ -59,6 +59,13 @@ function optionName(err: ErrorObject): string {
 }
 
 function describe(errors: ErrorObject[], raw: unknown, sources: Map<string, string>): string {
+  // A union of literals fails once per literal: gather them into one "must be one of" line.
+  const allowed = new Map<string, unknown[]>();
+  for (const err of errors) {
+    if (err.keyword !== 'const') continue;
+    const option = optionName(err);
+    allowed.set(option, [...(allowed.get(option) ?? []), err.params.allowedValue]);
+  }
   const seen = new Set<string>();
   const lines: string[] = [];
   for (const err of errors) {
@@ -68,7 +75,13 @@ function describe(errors: ErrorObject[], raw: unknown, sources: Map<string, stri
     seen.add(option);
     const from = sources.get(option);
     const value = err.keyword === 'additionalProperties' ? undefined : getPath(raw, option.split('.'));
-    const what = err.keyword === 'additionalProperties' ? 'is not a known option' : err.message ?? 'is invalid';
+    const choices = allowed.get(option);
+    const what =
+      err.keyword === 'additionalProperties'
+        ? 'is not a known option'
+        : choices
+          ? `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`
+          : (err.message ?? 'is invalid');
     lines.push(
       `${option}${from ? ` (from ${from})` : ''}${value !== undefined ? ` = ${JSON.stringify(value)}` : ''}: ${what}`,
     );

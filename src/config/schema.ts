@@ -47,6 +47,20 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    warehouse: Type.Object(
+      {
+        engine: Type.Union(
+          ['duckdb', 'postgres', 'clickhouse', 'none'].map((l) => Type.Literal(l)),
+          { default: 'duckdb', description: 'where events are loaded; duckdb is a file under dataDir' },
+        ),
+        url: Type.String({ default: '', description: 'postgres://… or http://host:8123 for the server engines' }),
+        batchMaxRecords: Type.Integer({ default: 10000, minimum: 1 }),
+        batchMaxWaitMs: Type.Integer({ default: 1000, minimum: 10, description: 'how long a micro-batch waits to fill' }),
+        queryTimeoutMs: Type.Integer({ default: 30000, minimum: 100 }),
+        queryMaxRows: Type.Integer({ default: 10000, minimum: 1 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     logging: Type.Object(
       {
         level: Type.Union(

@@ -76,6 +76,28 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['partition'] as const,
       registers,
     }),
+    warehouseRows: new Counter({
+      name: 'weir_warehouse_rows_total',
+      help: 'Rows written to the warehouse (idempotent writes count every attempt)',
+      registers,
+    }),
+    warehouseDiscards: new Counter({
+      name: 'weir_warehouse_discards_total',
+      help: 'Values sent to weir_discards because they did not fit their column',
+      registers,
+    }),
+    warehouseBatch: new Histogram({
+      name: 'weir_warehouse_batch_seconds',
+      help: 'Time to load one micro-batch into the warehouse',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    warehouseErrors: new Counter({
+      name: 'weir_warehouse_errors_total',
+      help: 'Failed warehouse loads (the batch is retried), by error code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
     consumerLag: new Gauge({
       name: 'weir_consumer_lag_records',
       help: 'Records a consumer group is behind the durable head',

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { StateStore } from '../state/state-store.js';
 import { ingestRoutes, type IngestDeps } from '../collector/ingest-routes.js';
-import { adminRoutes } from '../api/admin-routes.js';
+import { adminRoutes, type AdminDeps } from '../api/admin-routes.js';
 import { installErrorHandlers } from './http-errors.js';
 
 export interface Readiness {
@@ -20,6 +20,8 @@ export interface AppDeps extends IngestDeps {
   /** Prometheus text for `/metrics`; in a cluster, the merged metrics of every process. */
   metricsText?: () => Promise<string>;
   readiness?: () => Readiness;
+  /** Console queries; absent where no warehouse is reachable from this process. */
+  query?: AdminDeps['query'];
 }
 
 function trustProxy(setting: string): boolean | string {
@@ -71,6 +73,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(ingestRoutes, deps);
-  await app.register(adminRoutes, { state: deps.state });
+  await app.register(adminRoutes, { state: deps.state, query: deps.query });
   return app;
 }

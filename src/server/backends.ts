@@ -6,6 +6,11 @@ import { nodeFileLayer, type FileLayer } from '../log/file-layer.js';
 import { openFileEventLog } from '../log/file/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { StateStore } from '../state/state-store.js';
+import type { Warehouse } from '../warehouse/warehouse.js';
+import { openDuckDbWarehouse } from '../warehouse/duckdb/index.js';
+import { openPostgresWarehouse } from '../warehouse/postgres/index.js';
+import { openClickHouseWarehouse } from '../warehouse/clickhouse/index.js';
+import { WeirError } from '../errors/catalogue.js';
 import { openSqliteStateStore } from '../state/sqlite/index.js';
 
 /**
@@ -48,4 +53,18 @@ export async function openLog(
     logger: opts.logger,
     onCorrupt: opts.onCorrupt,
   });
+}
+
+/**
+ * The configured warehouse, or undefined when `warehouse.engine` is `none` (a collector-only
+ * process). DuckDB is a file under the data directory that only one process may open.
+ */
+export async function openWarehouse(config: WeirConfig): Promise<Warehouse | undefined> {
+  const { engine, url } = config.warehouse;
+  if (engine === 'none') return undefined;
+  if (engine === 'duckdb') return openDuckDbWarehouse({ file: join(config.dataDir, 'warehouse.duckdb') });
+  if (url === '') {
+    throw new WeirError('WEIR_CONFIG_INVALID', { detail: `warehouse.url (WEIR_WAREHOUSE_URL) is required for warehouse.engine = "${engine}"` });
+  }
+  return engine === 'postgres' ? openPostgresWarehouse({ url }) : openClickHouseWarehouse({ url });
 }

@@ -9,6 +9,7 @@ import { WriteKeyCache } from '../collector/write-keys.js';
 import { buildApp } from './app.js';
 import { openLog, openState } from './backends.js';
 import { requestFromPrimary } from './ipc.js';
+import type { QueryResponse } from '../warehouse/run-query.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
 export const EXIT_LOG_FAILED = 3;
@@ -56,6 +57,10 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     metrics,
     logger,
     metricsText: cluster.isWorker ? () => requestFromPrimary<string>('weir:metrics') : undefined,
+    // The supervisor holds the warehouse (DuckDB allows one process per file).
+    query: cluster.isWorker
+      ? (req) => requestFromPrimary<QueryResponse>('weir:query', req, config.warehouse.queryTimeoutMs + 5000)
+      : undefined,
     readiness: () => {
       const ready = writer.state === 'open' && failedWriter.state === 'open' && !draining;
       return { ready, checks: { log: writer.state, failedLog: failedWriter.state, draining: String(draining) } };

@@ -1,19 +1,24 @@
 import cluster, { type Worker } from 'node:cluster';
+import { ERRORS, WeirError, type ErrorCode, type ErrorParams } from '../errors/catalogue.js';
 
 /**
- * Request/response over the cluster IPC channel, for the few things a worker asks the supervisor
- * (today: the merged metrics of every process).
+ * Request/response over the cluster IPC channel, for what a worker asks the supervisor: the
+ * merged metrics of every process, and queries of the warehouse the supervisor holds. A
+ * {@link WeirError} crosses with its code and parameters, so the worker answers with the same code.
  */
 interface IpcRequest {
   type: 'weir:req';
   id: number;
   topic: string;
+  payload?: unknown;
 }
 interface IpcResponse {
   type: 'weir:res';
   id: number;
   value?: unknown;
   error?: string;
+  code?: ErrorCode;
+  params?: ErrorParams;
 }
 
 let nextId = 1;
@@ -21,7 +26,7 @@ const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): v
 let listening = false;
 
 /** From a worker: asks the supervisor to answer `topic`. */
-export function requestFromPrimary<T>(topic: string, timeoutMs = 5000): Promise<T> {
+export function requestFromPrimary<T>(topic: string, payload?: unknown, timeoutMs = 5000): Promise<T> {
   if (!listening) {
     listening = true;
     process.on('message', (m: IpcResponse) => {
@@ -29,7 +34,8 @@ export function requestFromPrimary<T>(topic: string, timeoutMs = 5000): Promise<
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
-      if (m.error !== undefined) p.reject(new Error(m.error));
+      if (m.code !== undefined && m.code in ERRORS) p.reject(new WeirError(m.code, m.params));
+      else if (m.error !== undefined) p.reject(new Error(m.error));
       else p.resolve(m.value);
     });
   }
@@ -49,12 +55,12 @@ export function requestFromPrimary<T>(topic: string, timeoutMs = 5000): Promise<
         reject(e);
       },
     });
-    process.send?.({ type: 'weir:req', id, topic } satisfies IpcRequest);
+    process.send?.({ type: 'weir:req', id, topic, payload } satisfies IpcRequest);
   });
 }
 
 /** In the supervisor: answers workers' requests with the handlers given per topic. */
-export function serveWorkerRequests(handlers: Record<string, () => Promise<unknown>>): void {
+export function serveWorkerRequests(handlers: Record<string, (payload: unknown) => Promise<unknown>>): void {
   cluster.on('message', (worker: Worker, m: IpcRequest) => {
     if (m?.type !== 'weir:req') return;
     const handler = handlers[m.topic];
@@ -62,9 +68,10 @@ export function serveWorkerRequests(handlers: Record<string, () => Promise<unkno
       if (worker.isConnected()) worker.send({ type: 'weir:res', id: m.id, ...r } satisfies IpcResponse);
     };
     if (!handler) return reply({ error: `no handler for ${m.topic}` });
-    handler().then(
+    handler(m.payload).then(
       (value) => reply({ value }),
-      (err: Error) => reply({ error: err.message }),
+      (err: unknown) =>
+        reply(err instanceof WeirError ? { code: err.code, params: err.params } : { error: err instanceof Error ? err.message : String(err) }),
     );
   });
 }

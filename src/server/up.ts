@@ -6,9 +6,14 @@ import type { WeirConfig } from '../config/schema.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { runFailedEventsConsumer } from '../consumers/failed-events-consumer.js';
-import { openLog, openState } from './backends.js';
+import { openLog, openState, openWarehouse } from './backends.js';
+import { runWarehouseLoader } from '../warehouse/loader.js';
+import { SourceSchemas } from '../warehouse/source-schemas.js';
+import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
+import { ensureCliToken } from './cli-token.js';
 import { serveWorkerRequests } from './ipc.js';
 import { EXIT_LOG_FAILED } from './collector-worker.js';
+import { WeirError } from '../errors/catalogue.js';
 
 export interface UpOptions {
   /** Where the start-up banner goes (stdout by default). */
@@ -34,6 +39,10 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
   const state = await openState(config);
   const boot = await state.bootstrap();
   const failedLog = await openLog(config, { logger, stream: 'failed' });
+  const eventsLog = await openLog(config, { logger });
+  const warehouse = await openWarehouse(config);
+  const schemas = new SourceSchemas(state);
+  await ensureCliToken(config, state);
 
   const workerCount = config.server.workers || availableParallelism();
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), silent: false });
@@ -42,6 +51,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
       const workers = await aggregator.clusterMetrics();
       return `${workers}\n${await metrics.registry.metrics()}`;
     },
+    'weir:query': (payload) => runQuery({ warehouse, schemas, state, config }, payload as QueryRequest),
   });
 
   let stopping = false;
@@ -80,6 +90,24 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
   }).catch((err) => {
     logger.error({ err }, 'failed-events consumer stopped');
   });
+  const loader = warehouse
+    ? runWarehouseLoader({
+        log: eventsLog,
+        warehouse,
+        schemaOf: (sourceId) => schemas.schemaOf(sourceId),
+        logger,
+        signal: consumers.signal,
+        maxRecords: config.warehouse.batchMaxRecords,
+        maxWaitMs: config.warehouse.batchMaxWaitMs,
+        onBatch: (s) => {
+          metrics.consumerLag.set({ group: 'warehouse' }, s.lag);
+          metrics.warehouseRows.inc(s.rows);
+          metrics.warehouseDiscards.inc(s.discards);
+          metrics.warehouseBatch.observe(s.ms / 1000);
+        },
+        onError: (err) => metrics.warehouseErrors.inc({ code: err instanceof WeirError ? err.code : 'unexpected' }),
+      }).catch((err) => logger.error({ err }, 'warehouse loader stopped'))
+    : Promise.resolve();
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -97,7 +125,10 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
     clearTimeout(timer);
     consumers.abort();
     await failedEvents;
+    await loader;
+    await warehouse?.close();
     await failedLog.close();
+    await eventsLog.close();
     await state.close();
     logger.info('stopped');
     process.exit(0);
@@ -114,7 +145,10 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
     for (const w of byPartition.values()) w.process.kill('SIGKILL');
     consumers.abort();
     await failedEvents;
+    await loader;
+    await warehouse?.close();
     await failedLog.close();
+    await eventsLog.close();
     await state.close();
     throw err;
   }

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Analytics } from '@segment/analytics-node';
-import { WeirServer, removeDir, tailAll, tempDir } from '../helpers/weir-process.js';
+import { WeirServer, eventually, removeDir, tailAll, tempDir, weir } from '../helpers/weir-process.js';
 
 let server: WeirServer;
 let dataDir: string;
@@ -52,4 +52,20 @@ test('@segment/analytics-node pointed at Weir: every event lands in the log', as
     assert.equal(event.type, type);
     assert.equal(event.context?.library?.name, '@segment/analytics-node');
   }
+
+  // …and the same events are queryable in the warehouse (DuckDB, loaded by `weir up`), through
+  // `weir query`, which asks the running server.
+  const env = { WEIR_DATA_DIR: dataDir, WEIR_SERVER_PORT: String(server.port), WEIR_SERVER_HOST: '127.0.0.1' };
+  const counts = await eventually(() => {
+    const r = weir(['query', 'select (select count(*) from tracks) as tracks, (select count(*) from item_viewed) as item_viewed, (select count(*) from identifies) as identifies, (select count(*) from pages) as pages, (select count(*) from screens) as screens, (select count(*) from groups) as groups, (select count(*) from aliases) as aliases, (select count(*) from users) as users', '--format', 'json'], { env });
+    if (r.status !== 0) return undefined;
+    const row = JSON.parse(r.stdout.trim()) as Record<string, number>;
+    return row.tracks === 100 && row.aliases === 10 ? row : undefined;
+  }, 15_000, 250);
+  assert.deepEqual(counts, { tracks: 100, item_viewed: 100, identifies: 10, pages: 10, screens: 10, groups: 10, aliases: 10, users: 10 });
+  const revenue = weir(['query', "select sum(price) as total from item_viewed where user_id = 'user-0'", '--format', 'csv'], { env });
+  assert.equal(revenue.status, 0, revenue.stderr);
+  // i = 0, 7, 14, … 98 have user-0; price = i × 1.5.
+  const expected = Array.from({ length: 100 }, (_, i) => i).filter((i) => i % 7 === 0).reduce((a, i) => a + i * 1.5, 0);
+  assert.equal(revenue.stdout, `total\n${expected}\n`);
 });

@@ -1,0 +1,102 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { WeirConfig } from '../../config/schema.js';
+import { ERRORS, WeirError, type ErrorCode } from '../../errors/catalogue.js';
+import { openState, openWarehouse } from '../../server/backends.js';
+import { readCliToken } from '../../server/cli-token.js';
+import { SourceSchemas } from '../../warehouse/source-schemas.js';
+import { runQuery, type QueryRequest, type QueryResponse } from '../../warehouse/run-query.js';
+import { formatTable, printable } from '../context.js';
+
+function positiveInt(option: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} takes a whole number ≥ 1`);
+    return n;
+  };
+}
+
+/** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
+function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function render(result: QueryResponse, format: string): string[] {
+  const names = result.columns.map((c) => c.name);
+  if (format === 'json') {
+    return result.rows.map((row) => JSON.stringify(Object.fromEntries(names.map((n, i) => [n, row[i] ?? null]))));
+  }
+  if (format === 'csv') return [names.map(csvField).join(','), ...result.rows.map((row) => row.map(csvField).join(','))];
+  const cells = result.rows.map((row) => row.map((v) => (v === null || v === undefined ? 'NULL' : printable(typeof v === 'object' ? JSON.stringify(v) : String(v)))));
+  return [
+    ...formatTable(names, cells),
+    `(${result.rows.length} row${result.rows.length === 1 ? '' : 's'}${result.truncated ? ', truncated' : ''}, ${result.ms} ms, schema ${result.schema})`,
+  ];
+}
+
+/**
+ * Asks a running `weir up` on this machine, with the token it left in the data directory: needed
+ * for DuckDB, whose file only one process may open.
+ */
+async function viaServer(config: WeirConfig, req: QueryRequest): Promise<QueryResponse> {
+  const token = readCliToken(config);
+  if (!token) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'the warehouse is in use and no local server token was found' });
+  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+  const res = await fetch(`http://${host}:${config.server.port}/api/query`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(req),
+  });
+  const body = (await res.json()) as QueryResponse & { code?: string; message?: string };
+  if (!res.ok) {
+    // Keep the server's code and its already rendered message.
+    const code = body.code !== undefined && body.code in ERRORS ? (body.code as ErrorCode) : 'WEIR_QUERY_FAILED';
+    const err = new WeirError(code, { detail: `HTTP ${res.status}` });
+    if (body.message) err.message = body.message;
+    throw err;
+  }
+  return body;
+}
+
+/**
+ * `weir query "<SQL>"`: read-only SQL on a source's schema, printed as a table, CSV or JSON lines.
+ *
+ * @example
+ * ```sh
+ * weir query "select event, count(*) from tracks group by 1 order by 2 desc" --format csv
+ * ```
+ */
+export function register(program: Command, loadConfig: () => WeirConfig): void {
+  program
+    .command('query')
+    .description('run read-only SQL on a source\'s warehouse schema')
+    .argument('<sql>', 'the query; unqualified tables are the source\'s (tracks, pages, users, …)')
+    .option('--source <id|name>', 'source whose schema is searched first (default: the default source)')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
+    .option('--max-rows <n>', 'at most this many rows', positiveInt('--max-rows'))
+    .option('--timeout <ms>', 'stop the query after this long', positiveInt('--timeout'))
+    .action(async (sql: string, opts: { source?: string; format: string; maxRows?: number; timeout?: number }) => {
+      const config = loadConfig();
+      const req: QueryRequest = { sql, source: opts.source, maxRows: opts.maxRows, timeoutMs: opts.timeout };
+      let result: QueryResponse;
+      let warehouse;
+      try {
+        warehouse = await openWarehouse(config);
+      } catch (err) {
+        // A running server holds the DuckDB file: ask it instead.
+        if (!(err instanceof WeirError && err.code === 'WEIR_WAREHOUSE_UNAVAILABLE' && config.warehouse.engine === 'duckdb')) throw err;
+      }
+      if (warehouse === undefined && config.warehouse.engine === 'duckdb') {
+        result = await viaServer(config, req);
+      } else {
+        const state = await openState(config);
+        try {
+          result = await runQuery({ warehouse, schemas: new SourceSchemas(state), state, config }, req);
+        } finally {
+          await warehouse?.close();
+          await state.close();
+        }
+      }
+      process.stdout.write(`${render(result, opts.format).join('\n')}\n`);
+    });
+}
