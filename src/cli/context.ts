@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from 'commander';
+
 /**
  * What CLI commands get from `main.ts`: a way to open the metadata store and where to print.
  * Commands never touch `process.stdout` or pick an adapter themselves, so tests can run them
@@ -101,4 +103,21 @@ export function formatTable(headers: string[], rows: string[][]): string[] {
       .join('  ')
       .trimEnd(),
   );
+}
+
+/**
+ * A commander argument parser for whole numbers ≥ 1; commander reports a refusal with the option
+ * and the value, and main.ts exits 2.
+ *
+ * @example
+ * ```ts
+ * program.option('--limit <n>', 'at most n', positiveInt('--limit'));
+ * ```
+ */
+export function positiveInt(option: string): (value: string) => number {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} takes a whole number ≥ 1`);
+    return n;
+  };
 }

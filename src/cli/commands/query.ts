@@ -1,19 +1,11 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import type { WeirConfig } from '../../config/schema.js';
 import { ERRORS, WeirError, type ErrorCode } from '../../errors/catalogue.js';
 import { openState, openWarehouse } from '../../server/backends.js';
 import { readCliToken } from '../../server/cli-token.js';
 import { SourceSchemas } from '../../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest, type QueryResponse } from '../../warehouse/run-query.js';
-import { formatTable, printable } from '../context.js';
-
-function positiveInt(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} takes a whole number ≥ 1`);
-    return n;
-  };
-}
+import { formatTable, positiveInt, printable } from '../context.js';
 
 /** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
 function csvField(v: unknown): string {

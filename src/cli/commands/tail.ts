@@ -1,15 +1,8 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { WeirConfig } from '../../config/schema.js';
 import { decodeLogRecord } from '../../events/log-record.js';
 import { openLog } from '../../server/backends.js';
-
-function positiveInt(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} takes a whole number ≥ 1`);
-    return n;
-  };
-}
+import { positiveInt } from '../context.js';
 
 /**
  * `weir tail`: prints events as JSON lines as they become durable. It reads the log directly as
