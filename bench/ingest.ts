@@ -10,7 +10,8 @@
  *   3. nginx: the saturation load against `return 204`, the ceiling of HTTP on this machine.
  * Afterwards every acknowledged event is counted in the log (`weir log verify`).
  *
- * Env: BENCH_SECONDS (default 15), BENCH_CONNECTIONS (128), BENCH_WORKERS (0 = one per core).
+ * Env: BENCH_SECONDS (default 15), BENCH_CONNECTIONS (128), BENCH_WORKERS (0 = one per core),
+ * BENCH_WAREHOUSE (none: the collector alone; duckdb: `weir up` loading DuckDB at the same time).
  *
  * Why 128 connections: each connection has one request in flight, and an acknowledgement waits
  * for a group-commit fdatasync, so a collector is saturated only when enough requests are in
@@ -26,6 +27,9 @@ import { fileURLToPath } from 'node:url';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 128);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
+// The collector alone by default; BENCH_WAREHOUSE=duckdb measures the all-in-one box with the
+// loader sharing the same cores.
+const WAREHOUSE = process.env.BENCH_WAREHOUSE ?? 'none';
 const EVENTS_PER_REQUEST = 20;
 const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../src/cli/main.js');
 
@@ -118,6 +122,7 @@ async function startWeir(dataDir: string, port: number): Promise<{ child: ChildP
       WEIR_SERVER_HOST: '127.0.0.1',
       WEIR_SERVER_WORKERS: String(WORKERS),
       WEIR_LOGGING_LEVEL: 'warn',
+      WEIR_WAREHOUSE_ENGINE: WAREHOUSE,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -231,7 +236,7 @@ async function main(): Promise<void> {
     const lines = [
       `### bench:ingest — ${new Date().toISOString().slice(0, 10)}`,
       '',
-      `Machine: ${machine}. wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, /v1/batch with ${EVENTS_PER_REQUEST} events of ~300 bytes, weir up with ${WORKERS || cpus().length} collector workers, every 200 after fdatasync.`,
+      `Machine: ${machine}. wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, /v1/batch with ${EVENTS_PER_REQUEST} events of ~300 bytes, weir up with ${WORKERS || cpus().length} collector workers and warehouse.engine=${WAREHOUSE}, every 200 after fdatasync.`,
       '',
       '| run | requests/s | events/s | ack p50 | ack p99 | non-2xx |',
       '|---|---|---|---|---|---|',

@@ -61,6 +61,17 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    sinks: Type.Object(
+      {
+        nice: Type.Integer({
+          default: 10,
+          minimum: 0,
+          maximum: 19,
+          description: 'OS priority of the sinks process (loader, failed events): behind the collectors, so a busy sink never slows acknowledgements',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     logging: Type.Object(
       {
         level: Type.Union(

@@ -1,20 +1,27 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What a process does, which decides the metrics it exposes. */
+export type MetricsRole = 'collector' | 'sinks';
+
 /**
- * The metrics of one process, in its own registry. In `weir up` each collector worker has one,
- * and the supervisor merges them for `/metrics` (see `server/cluster-metrics.ts`).
+ * The metrics of one process, in its own registry, holding only the metrics of its role (plus
+ * the process metrics, for collectors): in `weir up` the supervisor merges the collectors'
+ * registries (prom-client's cluster aggregation) and appends the sinks process's text, and a
+ * family must not appear in both.
  *
  * @example
  * ```ts
- * const m = createMetrics();
+ * const m = createMetrics({ role: 'collector' });
  * m.ingestEvents.inc({ outcome: 'accepted' }, 20);
  * await m.registry.metrics(); // Prometheus text
  * ```
  */
-export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+export function createMetrics(options: { role?: MetricsRole; defaultMetrics?: boolean } = {}) {
+  const role = options.role ?? 'collector';
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'weir_' });
-  const registers = [registry];
+  if (options.defaultMetrics ?? role === 'collector') collectDefaultMetrics({ register: registry, prefix: 'weir_' });
+  const registers = role === 'collector' ? [registry] : [];
+  const sinkRegisters = role === 'sinks' ? [registry] : [];
   return {
     registry,
     ingestRequests: new Counter({
@@ -58,6 +65,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
       registers,
     }),
+    writeLatency: new Histogram({
+      name: 'weir_log_write_seconds',
+      help: 'Duration of event log writes (before their fdatasync)',
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+      registers,
+    }),
     logBytes: new Gauge({
       name: 'weir_log_bytes',
       help: 'Bytes held by the event log, per partition',
@@ -79,30 +92,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     warehouseRows: new Counter({
       name: 'weir_warehouse_rows_total',
       help: 'Rows written to the warehouse (idempotent writes count every attempt)',
-      registers,
+      registers: sinkRegisters,
     }),
     warehouseDiscards: new Counter({
       name: 'weir_warehouse_discards_total',
       help: 'Values sent to weir_discards because they did not fit their column',
-      registers,
+      registers: sinkRegisters,
     }),
     warehouseBatch: new Histogram({
       name: 'weir_warehouse_batch_seconds',
       help: 'Time to load one micro-batch into the warehouse',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
+      registers: sinkRegisters,
     }),
     warehouseErrors: new Counter({
       name: 'weir_warehouse_errors_total',
       help: 'Failed warehouse loads (the batch is retried), by error code',
       labelNames: ['code'] as const,
-      registers,
+      registers: sinkRegisters,
     }),
     consumerLag: new Gauge({
       name: 'weir_consumer_lag_records',
       help: 'Records a consumer group is behind the durable head',
       labelNames: ['group'] as const,
-      registers,
+      registers: sinkRegisters,
     }),
   };
 }

@@ -8,7 +8,7 @@ import { createMetrics } from '../observability/metrics.js';
 import { WriteKeyCache } from '../collector/write-keys.js';
 import { buildApp } from './app.js';
 import { openLog, openState } from './backends.js';
-import { requestFromPrimary } from './ipc.js';
+import { IpcChannel } from './ipc.js';
 import type { QueryResponse } from '../warehouse/run-query.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
@@ -36,10 +36,15 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     AggregatorRegistry.setRegistries([metrics.registry]);
   }
   const partitionLabel = String(partition);
+  const supervisor = cluster.isWorker ? new IpcChannel(process) : undefined;
   const state = await openState(config);
   const logOptions = {
     logger,
-    fileLayer: timedFileLayer(nodeFileLayer, (s) => metrics.fsyncLatency.observe(s)),
+    fileLayer: timedFileLayer(
+      nodeFileLayer,
+      (s) => metrics.fsyncLatency.observe(s),
+      (s) => metrics.writeLatency.observe(s),
+    ),
     onCorrupt: () => metrics.logCorrupt.inc({ partition: partitionLabel }),
   };
   const log = await openLog(config, logOptions);
@@ -56,11 +61,9 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     state,
     metrics,
     logger,
-    metricsText: cluster.isWorker ? () => requestFromPrimary<string>('weir:metrics') : undefined,
-    // The supervisor holds the warehouse (DuckDB allows one process per file).
-    query: cluster.isWorker
-      ? (req) => requestFromPrimary<QueryResponse>('weir:query', req, config.warehouse.queryTimeoutMs + 5000)
-      : undefined,
+    metricsText: supervisor ? () => supervisor.request<string>('weir:metrics') : undefined,
+    // The sinks process holds the warehouse (DuckDB allows one process per file); the supervisor relays.
+    query: supervisor ? (req) => supervisor.request<QueryResponse>('weir:query', req, config.warehouse.queryTimeoutMs + 5000) : undefined,
     readiness: () => {
       const ready = writer.state === 'open' && failedWriter.state === 'open' && !draining;
       return { ready, checks: { log: writer.state, failedLog: failedWriter.state, draining: String(draining) } };

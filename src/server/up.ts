@@ -1,135 +1,132 @@
 import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import type { WeirConfig } from '../config/schema.js';
-import { createLogger } from '../observability/logger.js';
-import { createMetrics } from '../observability/metrics.js';
-import { runFailedEventsConsumer } from '../consumers/failed-events-consumer.js';
-import { openLog, openState, openWarehouse } from './backends.js';
-import { runWarehouseLoader } from '../warehouse/loader.js';
-import { SourceSchemas } from '../warehouse/source-schemas.js';
-import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
-import { ensureCliToken } from './cli-token.js';
-import { serveWorkerRequests } from './ipc.js';
-import { EXIT_LOG_FAILED } from './collector-worker.js';
 import { WeirError } from '../errors/catalogue.js';
+import { createLogger } from '../observability/logger.js';
+import { openState } from './backends.js';
+import { ensureCliToken } from './cli-token.js';
+import { IpcChannel } from './ipc.js';
+import { EXIT_LOG_FAILED } from './collector-worker.js';
 
 export interface UpOptions {
   /** Where the start-up banner goes (stdout by default). */
   out?: (line: string) => void;
 }
 
+/** A process the supervisor keeps running: started again when it dies, drained on shutdown. */
+interface Managed {
+  name: string;
+  start(): { exited: Promise<number | null>; ready: Promise<number | undefined>; drain(): void; kill(): void };
+}
+
 /**
  * `weir up`: the all-in-one server. The supervisor forks one collector worker per core (each the
- * writer of its own log partition), restarts any that die, runs the log consumers, merges the
- * workers' metrics, and on SIGTERM/SIGINT drains the workers and exits 0.
+ * single writer of its own log partition, all sharing the HTTP port) and one sinks process (the
+ * warehouse loader and the failed-events store, at a lower OS priority), restarts any that die,
+ * relays console queries and metrics between them, and on SIGTERM/SIGINT drains them all and
+ * exits 0.
  *
  * @example
  * ```ts
- * await runUp(loadConfig()); // returns once every worker listens
+ * await runUp(loadConfig()); // returns once every collector listens
  * ```
  */
 export async function runUp(config: WeirConfig, options: UpOptions = {}): Promise<void> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logger = createLogger(config.logging.level, { role: 'supervisor' });
-  const metrics = createMetrics();
   const aggregator = new AggregatorRegistry();
 
+  // Bootstrap before forking, so every process finds the default workspace and source.
   const state = await openState(config);
   const boot = await state.bootstrap();
-  const failedLog = await openLog(config, { logger, stream: 'failed' });
-  const eventsLog = await openLog(config, { logger });
-  const warehouse = await openWarehouse(config);
-  const schemas = new SourceSchemas(state);
   await ensureCliToken(config, state);
+  await state.close();
 
-  const workerCount = config.server.workers || availableParallelism();
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), silent: false });
-  serveWorkerRequests({
-    'weir:metrics': async () => {
-      const workers = await aggregator.clusterMetrics();
-      return `${workers}\n${await metrics.registry.metrics()}`;
-    },
-    'weir:query': (payload) => runQuery({ warehouse, schemas, state, config }, payload as QueryRequest),
-  });
-
+  const env = { WEIR_WORKER_CONFIG: JSON.stringify(config) };
   let stopping = false;
-  const byPartition = new Map<number, Worker>();
-  const fork = (partition: number): Worker => {
-    const worker = cluster.fork({
-      WEIR_WORKER_CONFIG: JSON.stringify(config),
-      WEIR_WORKER_PARTITION: String(partition),
+  let sinks: IpcChannel | undefined;
+
+  const relay = (collector: Worker) =>
+    new IpcChannel(collector).serve({
+      'weir:metrics': async () => {
+        const collectors = await aggregator.clusterMetrics();
+        const sinkText = sinks ? await sinks.request<string>('weir:metrics').catch(() => '') : '';
+        return `${collectors}\n${sinkText}`;
+      },
+      'weir:query': (payload) => {
+        if (!sinks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'the sinks process is restarting' });
+        return sinks.request('weir:query', payload, config.warehouse.queryTimeoutMs + 4000);
+      },
     });
-    byPartition.set(partition, worker);
-    worker.on('exit', (code, signal) => {
-      if (byPartition.get(partition) === worker) byPartition.delete(partition);
-      if (stopping) return;
-      const level = code === EXIT_LOG_FAILED ? 'warn' : 'error';
-      logger[level]({ partition, code, signal }, 'collector worker exited; restarting');
-      setTimeout(() => !stopping && fork(partition), 500).unref();
-    });
-    return worker;
+
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
+  const collector = (partition: number): Managed => ({
+    name: `collector ${partition}`,
+    start() {
+      const worker = cluster.fork({ ...env, WEIR_WORKER_PARTITION: String(partition) });
+      relay(worker);
+      return {
+        exited: new Promise((r) => worker.once('exit', (code) => r(code))),
+        ready: new Promise((r) => worker.on('message', (m: { type?: string; port?: number }) => m?.type === 'weir:listening' && r(m.port))),
+        drain: () => worker.isConnected() && worker.send({ type: 'weir:drain' }),
+        kill: () => worker.process.kill('SIGKILL'),
+      };
+    },
+  });
+  const sinksProcess: Managed = {
+    name: 'sinks',
+    start() {
+      const child: ChildProcess = fork(fileURLToPath(new URL('./sinks-main.js', import.meta.url)), [], { env: { ...process.env, ...env } });
+      const channel = new IpcChannel(child);
+      const ready = new Promise<undefined>((r) =>
+        child.on('message', (m: { type?: string }) => {
+          if (m?.type !== 'weir:ready') return;
+          sinks = channel;
+          r(undefined);
+        }),
+      );
+      const exited = new Promise<number | null>((r) =>
+        child.once('exit', (code) => {
+          if (sinks === channel) sinks = undefined;
+          r(code);
+        }),
+      );
+      return { exited, ready, drain: () => child.connected && child.send({ type: 'weir:drain' }), kill: () => child.kill('SIGKILL') };
+    },
   };
 
-  const listening = Array.from({ length: workerCount }, (_, p) => {
-    const worker = fork(p);
-    return new Promise<number>((resolve, reject) => {
-      worker.on('message', (m: { type?: string; port?: number }) => m?.type === 'weir:listening' && resolve(m.port ?? 0));
-      worker.once('exit', (code) => reject(new Error(`collector worker ${p} exited with code ${code} during start`)));
+  const running = new Set<{ exited: Promise<number | null>; drain(): void; kill(): void }>();
+  /** Starts a process, and starts it again whenever it dies while Weir is not stopping. */
+  const keep = (m: Managed) => {
+    const p = m.start();
+    running.add(p);
+    void p.exited.then((code) => {
+      running.delete(p);
+      if (stopping) return;
+      logger[code === EXIT_LOG_FAILED ? 'warn' : 'error']({ process: m.name, code }, 'process exited; restarting');
+      setTimeout(() => !stopping && keep(m), 500).unref();
     });
-  });
+    return p;
+  };
 
-  const consumers = new AbortController();
-  const failedEvents = runFailedEventsConsumer({
-    log: failedLog,
-    state,
-    logger,
-    signal: consumers.signal,
-    onLag: (n) => metrics.consumerLag.set({ group: 'failed-events' }, n),
-  }).catch((err) => {
-    logger.error({ err }, 'failed-events consumer stopped');
-  });
-  const loader = warehouse
-    ? runWarehouseLoader({
-        log: eventsLog,
-        warehouse,
-        schemaOf: (sourceId) => schemas.schemaOf(sourceId),
-        logger,
-        signal: consumers.signal,
-        maxRecords: config.warehouse.batchMaxRecords,
-        maxWaitMs: config.warehouse.batchMaxWaitMs,
-        onBatch: (s) => {
-          metrics.consumerLag.set({ group: 'warehouse' }, s.lag);
-          metrics.warehouseRows.inc(s.rows);
-          metrics.warehouseDiscards.inc(s.discards);
-          metrics.warehouseBatch.observe(s.ms / 1000);
-        },
-        onError: (err) => metrics.warehouseErrors.inc({ code: err instanceof WeirError ? err.code : 'unexpected' }),
-      }).catch((err) => logger.error({ err }, 'warehouse loader stopped'))
-    : Promise.resolve();
+  const workerCount = config.server.workers || availableParallelism();
+  const first = [...Array.from({ length: workerCount }, (_, p) => keep(collector(p))), keep(sinksProcess)];
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
-    const exits = [...byPartition.values()].map(
-      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
-    );
-    for (const w of byPartition.values()) if (w.isConnected()) w.send({ type: 'weir:drain' });
+    const all = [...running];
+    for (const p of all) p.drain();
     const timer = setTimeout(() => {
-      logger.error('workers did not drain in time; killing them');
-      for (const w of byPartition.values()) w.process.kill('SIGKILL');
+      logger.error('processes did not drain in time; killing them');
+      for (const p of all) p.kill();
     }, config.server.drainTimeoutMs + 1000);
-    await Promise.all(exits);
+    await Promise.all(all.map((p) => p.exited));
     clearTimeout(timer);
-    consumers.abort();
-    await failedEvents;
-    await loader;
-    await warehouse?.close();
-    await failedLog.close();
-    await eventsLog.close();
-    await state.close();
     logger.info('stopped');
     process.exit(0);
   };
@@ -138,22 +135,21 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
 
   let port: number;
   try {
-    port = (await Promise.all(listening))[0] ?? config.server.port;
+    // A process that cannot start (port taken, log locked) would fail again on every restart.
+    const started = await Promise.race([
+      Promise.all(first.map((p) => p.ready)),
+      Promise.any(first.map((p) => p.exited.then((code) => Promise.reject(new Error(`a process exited with code ${code} during start`))))).catch(
+        (e: AggregateError) => Promise.reject(e.errors[0]),
+      ),
+    ]);
+    port = started[0] ?? config.server.port;
   } catch (err) {
-    // A worker that cannot start (port taken, log locked) would fail again on every restart.
     stopping = true;
-    for (const w of byPartition.values()) w.process.kill('SIGKILL');
-    consumers.abort();
-    await failedEvents;
-    await loader;
-    await warehouse?.close();
-    await failedLog.close();
-    await eventsLog.close();
-    await state.close();
+    for (const p of running) p.kill();
     throw err;
   }
   const host = config.server.host === '0.0.0.0' ? 'localhost' : config.server.host;
-  out(`Weir is running on http://${host}:${port} (${workerCount} collector workers, data in ${config.dataDir})`);
+  out(`Weir is running on http://${host}:${port} (${workerCount} collector workers, warehouse ${config.warehouse.engine}, data in ${config.dataDir})`);
   if (boot.created) {
     out(`First start: created workspace "${boot.workspace.name}" and source "${boot.source.name}".`);
     out(`  write key:   ${boot.source.writeKey}`);

@@ -1,0 +1,97 @@
+import type { WeirConfig } from '../config/schema.js';
+import { WeirError } from '../errors/catalogue.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { runFailedEventsConsumer } from '../consumers/failed-events-consumer.js';
+import { runWarehouseLoader } from '../warehouse/loader.js';
+import { SourceSchemas } from '../warehouse/source-schemas.js';
+import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
+import { openLog, openState, openWarehouse } from './backends.js';
+import { IpcChannel } from './ipc.js';
+
+/**
+ * The sinks process of `weir up`: the consumers that read the log (the warehouse loader and the
+ * failed-events store) and the warehouse itself, which answers console queries relayed by the
+ * supervisor. It drains on the supervisor's `weir:drain`, SIGTERM, SIGINT or when the supervisor
+ * goes away: consumers stop after their current batch, whose offsets are committed only if it
+ * was stored.
+ *
+ * @example
+ * ```ts
+ * await runSinksWorker(config); // runs until drained
+ * ```
+ */
+export async function runSinksWorker(config: WeirConfig): Promise<void> {
+  const logger = createLogger(config.logging.level, { role: 'sinks' });
+  const metrics = createMetrics({ role: 'sinks' });
+  const state = await openState(config);
+  const eventsLog = await openLog(config, { logger });
+  const failedLog = await openLog(config, { logger, stream: 'failed' });
+  const warehouse = await openWarehouse(config);
+  const schemas = new SourceSchemas(state);
+  const stop = new AbortController();
+
+  const failedEvents = runFailedEventsConsumer({
+    log: failedLog,
+    state,
+    logger,
+    signal: stop.signal,
+    onLag: (n) => metrics.consumerLag.set({ group: 'failed-events' }, n),
+  }).catch((err) => logger.error({ err }, 'failed-events consumer stopped'));
+  const loader = warehouse
+    ? runWarehouseLoader({
+        log: eventsLog,
+        warehouse,
+        schemaOf: (sourceId) => schemas.schemaOf(sourceId),
+        logger,
+        signal: stop.signal,
+        maxRecords: config.warehouse.batchMaxRecords,
+        maxWaitMs: config.warehouse.batchMaxWaitMs,
+        onBatch: (s) => {
+          metrics.consumerLag.set({ group: 'warehouse' }, s.lag);
+          metrics.warehouseRows.inc(s.rows);
+          metrics.warehouseDiscards.inc(s.discards);
+          metrics.warehouseBatch.observe(s.ms / 1000);
+        },
+        onError: (err) => metrics.warehouseErrors.inc({ code: err instanceof WeirError ? err.code : 'unexpected' }),
+      }).catch((err) => logger.error({ err }, 'warehouse loader stopped'))
+    : Promise.resolve();
+
+  const supervisor = new IpcChannel(process);
+  supervisor.serve({
+    'weir:query': (payload) => runQuery({ warehouse, schemas, state, config }, payload as QueryRequest),
+    'weir:metrics': () => metrics.registry.metrics(),
+  });
+
+  let drained: Promise<void> | undefined;
+  const drain = (): Promise<void> => {
+    drained ??= (async () => {
+      stop.abort();
+      const force = setTimeout(() => {
+        logger.error('sinks drain timed out; exiting');
+        process.exit(1);
+      }, config.server.drainTimeoutMs);
+      force.unref();
+      let code = 0;
+      try {
+        await failedEvents;
+        await loader;
+        await warehouse?.close();
+        await eventsLog.close();
+        await failedLog.close();
+        await state.close();
+        logger.info('sinks drained');
+      } catch (err) {
+        logger.error({ err }, 'sinks drain failed');
+        code = 1;
+      }
+      process.exit(code);
+    })();
+    return drained;
+  };
+  process.on('SIGTERM', () => void drain());
+  process.on('SIGINT', () => void drain());
+  process.on('message', (m: { type?: string }) => m?.type === 'weir:drain' && void drain());
+  process.on('disconnect', () => void drain());
+  process.send?.({ type: 'weir:ready' });
+}
