@@ -9,6 +9,7 @@ import { WriteKeyCache } from '../collector/write-keys.js';
 import { buildApp } from './app.js';
 import { openLog, openState } from './backends.js';
 import { IpcChannel } from './ipc.js';
+import { onDrainRequest } from './drain-signals.js';
 import type { QueryResponse } from '../warehouse/run-query.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
@@ -121,12 +122,7 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     })();
     return drained;
   };
-  process.on('SIGTERM', () => void drain(0));
-  process.on('SIGINT', () => void drain(0));
-  process.on('message', (m: { type?: string }) => {
-    if (m?.type === 'weir:drain') void drain(0);
-  });
-  process.on('disconnect', () => void drain(0));
+  onDrainRequest(() => void drain(0));
 
   await app.listen({ host: config.server.host, port: config.server.port });
   logger.info({ host: config.server.host, port: config.server.port }, 'collector listening');

@@ -8,6 +8,7 @@ import { SourceSchemas } from '../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
 import { openLog, openState, openWarehouse } from './backends.js';
 import { IpcChannel } from './ipc.js';
+import { onDrainRequest } from './drain-signals.js';
 
 /**
  * The sinks process of `weir up`: the consumers that read the log (the warehouse loader and the
@@ -89,9 +90,6 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     })();
     return drained;
   };
-  process.on('SIGTERM', () => void drain());
-  process.on('SIGINT', () => void drain());
-  process.on('message', (m: { type?: string }) => m?.type === 'weir:drain' && void drain());
-  process.on('disconnect', () => void drain());
+  onDrainRequest(() => void drain());
   process.send?.({ type: 'weir:ready' });
 }
