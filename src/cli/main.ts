@@ -11,6 +11,7 @@ import { register as registerFailed } from './commands/failed.js';
 import { register as registerTail } from './commands/tail.js';
 import { register as registerLog } from './commands/log.js';
 import { register as registerQuery } from './commands/query.js';
+import { register as registerReplay } from './commands/replay.js';
 
 /** Exit code for bad configuration or options, as the CLI conventions of the project ask. */
 const EXIT_USAGE = 2;
@@ -51,6 +52,7 @@ registerFailed(program, ctx);
 registerTail(program, config);
 registerLog(program, config);
 registerQuery(program, config);
+registerReplay(program, config);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,7 +6,7 @@ import { runFailedEventsConsumer } from '../consumers/failed-events-consumer.js'
 import { runWarehouseLoader } from '../warehouse/loader.js';
 import { SourceSchemas } from '../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
-import { openLog, openState, openWarehouse } from './backends.js';
+import { logDir, openLog, openState, openWarehouse } from './backends.js';
 import { IpcChannel } from './ipc.js';
 import { onDrainRequest } from './drain-signals.js';
 
@@ -48,6 +48,7 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
         signal: stop.signal,
         maxRecords: config.warehouse.batchMaxRecords,
         maxWaitMs: config.warehouse.batchMaxWaitMs,
+        logDir: logDir(config, 'events'),
         onBatch: (s) => {
           metrics.consumerLag.set({ group: 'warehouse' }, s.lag);
           metrics.warehouseRows.inc(s.rows);

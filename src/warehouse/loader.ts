@@ -4,6 +4,7 @@ import { decodeLogRecord } from '../events/log-record.js';
 import { isRetriable } from '../errors/catalogue.js';
 import { TableWriter, type LoadStats } from './table-writer.js';
 import type { Warehouse } from './warehouse.js';
+import { takeReplayRequest } from './replay.js';
 
 /** The consumer group of the warehouse loader. */
 export const WAREHOUSE_GROUP = 'warehouse';
@@ -23,6 +24,8 @@ export interface WarehouseLoaderOptions {
   onBatch?(stats: LoadStats & { ms: number; lag: number }): void;
   /** While the warehouse refuses or cannot be reached; the loader keeps retrying the same batch. */
   onError?(err: unknown, attempt: number): void;
+  /** The event log's directory, where replay requests for this sink appear (see `replay.ts`). */
+  logDir?: string;
 }
 
 /**
@@ -43,6 +46,13 @@ export async function runWarehouseLoader(opts: WarehouseLoaderOptions): Promise<
   const writer = new TableWriter(opts.warehouse);
   try {
     while (!opts.signal.aborted) {
+      const replay = opts.logDir === undefined ? undefined : takeReplayRequest(opts.logDir, WAREHOUSE_GROUP);
+      if (replay) {
+        for (const [partition, offset] of replay) consumer.seek(partition, offset);
+        await consumer.commit(replay);
+        writer.reset();
+        opts.logger.info({ positions: Object.fromEntries(replay) }, 'warehouse replay: loading again from the requested positions');
+      }
       const records = await consumer.poll({ maxRecords: opts.maxRecords ?? 10_000, maxWaitMs: opts.maxWaitMs ?? 1000, signal: opts.signal });
       if (records.length === 0) continue;
       const bySchema = await groupBySchema(records, opts.schemaOf);
