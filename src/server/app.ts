@@ -9,7 +9,7 @@ import { installErrorHandlers } from './http-errors.js';
 
 export interface Readiness {
   ready: boolean;
-  checks: Record<string, string>;
+  checks: Record<string, unknown>;
 }
 
 export interface AppDeps extends IngestDeps {
@@ -19,7 +19,7 @@ export interface AppDeps extends IngestDeps {
   logger: Logger;
   /** Prometheus text for `/metrics`; in a cluster, the merged metrics of every process. */
   metricsText?: () => Promise<string>;
-  readiness?: () => Readiness;
+  readiness?: () => Readiness | Promise<Readiness>;
   /** Console queries; absent where no warehouse is reachable from this process. */
   query?: AdminDeps['query'];
 }
@@ -62,7 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const r = deps.readiness?.() ?? { ready: true, checks: {} };
+    const r = (await deps.readiness?.()) ?? { ready: true, checks: {} };
     reply.code(r.ready ? 200 : 503);
     return { status: r.ready ? 'ready' : 'not ready', checks: r.checks };
   });

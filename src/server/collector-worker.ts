@@ -11,6 +11,7 @@ import { openLog, openState } from './backends.js';
 import { IpcChannel } from './ipc.js';
 import { onDrainRequest } from './drain-signals.js';
 import type { QueryResponse } from '../warehouse/run-query.js';
+import type { SinkStatus } from './sinks-worker.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
 export const EXIT_LOG_FAILED = 3;
@@ -65,9 +66,24 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     metricsText: supervisor ? () => supervisor.request<string>('weir:metrics') : undefined,
     // The sinks process holds the warehouse (DuckDB allows one process per file); the supervisor relays.
     query: supervisor ? (req) => supervisor.request<QueryResponse>('weir:query', req, config.warehouse.queryTimeoutMs + 5000) : undefined,
-    readiness: () => {
-      const ready = writer.state === 'open' && failedWriter.state === 'open' && !draining;
-      return { ready, checks: { log: writer.state, failedLog: failedWriter.state, draining: String(draining) } };
+    // Ready: this process's log partitions take writes and, in `weir up`, the warehouse is
+    // reachable. Ingest goes on either way (the log holds the backlog); the checks say which
+    // part is down and how far the warehouse is behind.
+    readiness: async () => {
+      const logOk = writer.state === 'open' && failedWriter.state === 'open' && !draining;
+      const checks: Record<string, unknown> = { log: writer.state, failedLog: failedWriter.state, draining };
+      let sinksOk = true;
+      if (supervisor && config.warehouse.engine !== 'none') {
+        try {
+          const warehouse = await supervisor.request<SinkStatus>('weir:status', undefined, 2500);
+          checks.warehouse = warehouse;
+          sinksOk = warehouse.ok;
+        } catch (err) {
+          checks.warehouse = { ok: false, error: err instanceof Error ? err.message : String(err) };
+          sinksOk = false;
+        }
+      }
+      return { ready: logOk && sinksOk, checks };
     },
   });
 

@@ -3,12 +3,22 @@ import { WeirError } from '../errors/catalogue.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { runFailedEventsConsumer } from '../consumers/failed-events-consumer.js';
-import { runWarehouseLoader } from '../warehouse/loader.js';
+import { runWarehouseLoader, WAREHOUSE_GROUP } from '../warehouse/loader.js';
 import { SourceSchemas } from '../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
 import { logDir, openLog, openState, openWarehouse } from './backends.js';
 import { IpcChannel } from './ipc.js';
 import { onDrainRequest } from './drain-signals.js';
+
+/** The warehouse as the sinks process sees it, for `/readyz`. */
+export interface SinkStatus {
+  engine: string;
+  ok: boolean;
+  /** Events in the log not yet in the warehouse. */
+  lag: number;
+  error?: string;
+  failingSince?: string;
+}
 
 /**
  * The sinks process of `weir up`: the consumers that read the log (the warehouse loader and the
@@ -31,6 +41,8 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
   const warehouse = await openWarehouse(config);
   const schemas = new SourceSchemas(state);
   const stop = new AbortController();
+  /** What `/readyz` reports about the warehouse: reachable, and how far behind the log. */
+  const status: SinkStatus = { engine: config.warehouse.engine, ok: true, lag: 0 };
 
   const failedEvents = runFailedEventsConsumer({
     log: failedLog,
@@ -50,12 +62,18 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
         maxWaitMs: config.warehouse.batchMaxWaitMs,
         logDir: logDir(config, 'events'),
         onBatch: (s) => {
+          Object.assign(status, { ok: true, lag: s.lag, error: undefined, failingSince: undefined });
           metrics.consumerLag.set({ group: 'warehouse' }, s.lag);
           metrics.warehouseRows.inc(s.rows);
           metrics.warehouseDiscards.inc(s.discards);
           metrics.warehouseBatch.observe(s.ms / 1000);
         },
-        onError: (err) => metrics.warehouseErrors.inc({ code: err instanceof WeirError ? err.code : 'unexpected' }),
+        onError: (err) => {
+          status.ok = false;
+          status.error = err instanceof Error ? err.message : String(err);
+          status.failingSince ??= new Date().toISOString();
+          metrics.warehouseErrors.inc({ code: err instanceof WeirError ? err.code : 'unexpected' });
+        },
       }).catch((err) => logger.error({ err }, 'warehouse loader stopped'))
     : Promise.resolve();
 
@@ -63,6 +81,17 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
   supervisor.serve({
     'weir:query': (payload) => runQuery({ warehouse, schemas, state, config }, payload as QueryRequest),
     'weir:metrics': () => metrics.registry.metrics(),
+    'weir:status': async () => {
+      // Between batches the lag grows without a batch to report it: read it from the log.
+      if (!status.ok && warehouse) {
+        const committed = (await eventsLog.groups()).get(WAREHOUSE_GROUP);
+        let lag = 0;
+        for (const st of await eventsLog.stats()) lag += st.nextOffset - (committed?.get(st.partition) ?? st.firstOffset);
+        status.lag = lag;
+        metrics.consumerLag.set({ group: 'warehouse' }, lag);
+      }
+      return status;
+    },
   });
 
   let drained: Promise<void> | undefined;

@@ -56,6 +56,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
         const sinkText = sinks ? await sinks.request<string>('weir:metrics').catch(() => '') : '';
         return `${collectors}\n${sinkText}`;
       },
+      'weir:status': async () => (sinks ? sinks.request('weir:status', undefined, 2000) : { engine: config.warehouse.engine, ok: false, lag: 0, error: 'the sinks process is starting' }),
       'weir:query': (payload) => {
         if (!sinks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'the sinks process is restarting' });
         return sinks.request('weir:query', payload, config.warehouse.queryTimeoutMs + 4000);
