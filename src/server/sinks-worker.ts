@@ -82,8 +82,9 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     'weir:query': (payload) => runQuery({ warehouse, schemas, state, config }, payload as QueryRequest),
     'weir:metrics': () => metrics.registry.metrics(),
     'weir:status': async () => {
-      // Between batches the lag grows without a batch to report it: read it from the log.
-      if (!status.ok && warehouse) {
+      // From the log, not from the last batch: before the first batch, or while the warehouse is
+      // down, no batch reports how far behind the loader is.
+      if (warehouse) {
         const committed = (await eventsLog.groups()).get(WAREHOUSE_GROUP);
         let lag = 0;
         for (const st of await eventsLog.stats()) lag += st.nextOffset - (committed?.get(st.partition) ?? st.firstOffset);
