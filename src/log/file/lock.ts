@@ -36,6 +36,9 @@ export async function acquirePartitionLock(fileLayer: FileLayer, path: string, p
         const fh = await fileLayer.open(path, 'wx+');
         try {
           await fh.writev([Buffer.from(`${process.pid}\n`)], 0);
+          // Synced so a power loss cannot leave an empty lock file, which would read as "being
+          // created right now" and keep the partition shut for a while after the restart.
+          await fh.datasync();
         } finally {
           await fh.close();
         }
