@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { WeirServer, basic, removeDir, tempDir } from '../helpers/weir-process.js';
 
 let server: WeirServer;
@@ -65,16 +66,30 @@ const cases: Case[] = [
   { name: 'xml content type', body: '<event/>', headers: { 'content-type': 'application/xml' }, status: 415, code: 'WEIR_INGEST_UNSUPPORTED_MEDIA_TYPE' },
   { name: 'multipart content type', body: '--x--', headers: { 'content-type': 'multipart/form-data; boundary=x' }, status: 415, code: 'WEIR_INGEST_UNSUPPORTED_MEDIA_TYPE' },
   { name: 'garbage authorization', body: '{"event":"A","userId":"u"}', headers: { authorization: 'Basic !!!notbase64' }, status: 401, code: 'WEIR_AUTH_UNKNOWN_WRITE_KEY' },
+  { name: 'Basic auth with an empty user', body: '{"event":"A","userId":"u"}', headers: { authorization: `Basic ${Buffer.from(':').toString('base64')}` }, status: 401, code: 'WEIR_AUTH_MISSING_WRITE_KEY' },
+  { name: 'writeKey of the wrong type', body: '{"writeKey":12345,"event":"A","userId":"u"}', headers: { authorization: '' }, status: 401, code: 'WEIR_AUTH_MISSING_WRITE_KEY' },
+  { name: 'Bearer instead of Basic', body: '{"event":"A","userId":"u"}', headers: { authorization: 'Bearer abc' }, status: 401, code: 'WEIR_AUTH_MISSING_WRITE_KEY' },
+  { name: 'only whitespace', body: '   \n\t  ', status: 400, code: 'WEIR_INGEST_MALFORMED_JSON' },
+  { name: 'JSON with comments', body: '{"event":"A", /* c */ "userId":"u"}', status: 400, code: 'WEIR_INGEST_MALFORMED_JSON' },
+  { name: 'NaN literal', body: '{"event":"A","userId":"u","properties":{"n":NaN}}', status: 400, code: 'WEIR_INGEST_MALFORMED_JSON' },
+  { name: 'two JSON documents', body: '{"event":"A"}{"event":"B"}', status: 400, code: 'WEIR_INGEST_MALFORMED_JSON' },
+  { name: 'gzip of invalid UTF-8', body: gzipSync(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d])), headers: { 'content-encoding': 'gzip' }, status: 400, code: 'WEIR_INGEST_INVALID_UTF8' },
+  { name: 'gzip that is cut short', body: gzipSync(Buffer.from('{"event":"A","userId":"u"}')).subarray(0, 15), headers: { 'content-encoding': 'gzip' }, status: 400, code: 'WEIR_INGEST_BAD_GZIP' },
+  { name: 'a 40 KB key', body: `{"event":"A","userId":"u","properties":{"${'k'.repeat(40_000)}":1}}`, status: 413, code: 'WEIR_INGEST_BODY_TOO_LARGE' },
 ];
 
-function send(c: Case): Promise<{ status: number; body: string }> {
+function send(c: Pick<Case, 'name' | 'path' | 'body' | 'headers' | 'status' | 'code'>): Promise<{ status: number; body: string }> {
   const body = typeof c.body === 'string' ? Buffer.from(c.body) : c.body;
   return new Promise((resolve, reject) => {
     const req = request(
       `${server.url}${c.path ?? '/v1/track'}`,
       {
         method: 'POST',
-        headers: { authorization: basic(server.writeKey), 'content-type': 'application/json', 'content-length': body.length, ...c.headers },
+        headers: Object.fromEntries(
+          Object.entries({ authorization: basic(server.writeKey), 'content-type': 'application/json', 'content-length': String(body.length), ...c.headers }).filter(
+            ([, v]) => v !== '',
+          ),
+        ),
       },
       (res) => {
         let text = '';
@@ -97,6 +112,62 @@ for (const c of cases) {
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200, 'the server keeps serving');
   });
 }
+
+/** Items that are valid JSON but odd: accepted or kept as failed events, never a 5xx. */
+const accepted: Array<{ name: string; path?: string; body: string; rejected: string[] }> = [
+  { name: 'lone surrogate escapes', body: '{"event":"A","userId":"u","properties":{"s":"\\ud800x\\udfff"}}', rejected: [] },
+  { name: 'duplicate keys (the last wins, as in JSON.parse)', body: '{"event":"A","event":"B","userId":"u"}', rejected: [] },
+  { name: 'NUL characters in strings', body: '{"event":"A\\u0000B","userId":"u\\u0000"}', rejected: [] },
+  { name: 'an empty object on /v1/track', body: '{}', rejected: ['WEIR_EVENT_MISSING_IDENTITY'] },
+  { name: 'non-object batch items', path: '/v1/batch', body: '{"batch":[1,"x",null,[],true]}', rejected: Array(5).fill('WEIR_EVENT_NOT_AN_OBJECT') },
+  { name: 'an empty batch', path: '/v1/batch', body: '{"batch":[]}', rejected: [] },
+  { name: 'unicode keys and values', body: '{"event":"Ünïcødé ✓ 😀","userId":"ユーザー","properties":{"ключ":"значение"}}', rejected: [] },
+];
+
+for (const c of accepted) {
+  test(`odd but valid input: ${c.name} → 200`, async () => {
+    const r = await send({ name: c.name, path: c.path, body: c.body, status: 200, code: '' });
+    assert.equal(r.status, 200, r.body);
+    const body = JSON.parse(r.body) as { rejected?: Array<{ code: string }> };
+    assert.deepEqual((body.rejected ?? []).map((x) => x.code), c.rejected);
+  });
+}
+
+/** Raw HTTP, for what fetch will not send. Resolves with the status line, or 'closed'. */
+function raw(request: string | Buffer, endAfterMs = 0): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => (data += d.toString('latin1')));
+    socket.on('error', () => resolve(data.split('\r\n')[0] || 'closed'));
+    socket.on('close', () => resolve(data.split('\r\n')[0] || 'closed'));
+    socket.write(request);
+    if (endAfterMs > 0) setTimeout(() => socket.end(), endAfterMs);
+  });
+}
+
+test('hostile input: a truncated chunked body is not acknowledged, and the server keeps serving', async () => {
+  const head = `POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(server.writeKey)}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  const status = await raw(`${head}10\r\n{"event":"A","us`, 200);
+  assert.doesNotMatch(status, / 200 /);
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});
+
+test('hostile input: a body shorter than its Content-Length is not acknowledged', async () => {
+  const body = '{"event":"A","userId":"u"}';
+  const status = await raw(
+    `POST /v1/track HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(server.writeKey)}\r\nContent-Type: application/json\r\nContent-Length: ${body.length + 50}\r\n\r\n${body}`,
+    200,
+  );
+  assert.doesNotMatch(status, / 200 /);
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});
+
+test('hostile input: 64 KB of headers get 431, and the server keeps serving', async () => {
+  const status = await raw(`POST /v1/track HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\nContent-Length: 2\r\n\r\n{}`);
+  assert.match(status, / 431 /);
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});
 
 test('hostile input: numbers beyond float range become a failed event, not a silent null', async () => {
   const r = await send({ name: '1e400', body: '{"event":"A","userId":"u","properties":{"n":1e400}}', status: 200, code: '' });
