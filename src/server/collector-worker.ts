@@ -9,7 +9,7 @@ import { WriteKeyCache } from '../collector/write-keys.js';
 import { buildApp } from './app.js';
 import { openLog, openState } from './backends.js';
 import { IpcChannel } from './ipc.js';
-import { onDrainRequest } from './drain-signals.js';
+import { drainOnce } from './drain-signals.js';
 import type { QueryResponse } from '../warehouse/run-query.js';
 import type { SinkStatus } from './sinks-worker.js';
 
@@ -112,33 +112,20 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   ];
   for (const t of timers) t.unref();
 
-  let drained: Promise<void> | undefined;
-  const drain = (code: number): Promise<void> => {
-    drained ??= (async () => {
+  const drain = drainOnce({
+    logger,
+    timeoutMs: config.server.drainTimeoutMs,
+    async close() {
       draining = true;
       for (const t of timers) clearInterval(t);
-      const force = setTimeout(() => {
-        logger.error('drain timed out; exiting');
-        process.exit(1);
-      }, config.server.drainTimeoutMs);
-      force.unref();
-      try {
-        await app.close();
-        await writer.close();
-        await failedWriter.close();
-        await log.close();
-        await failedLog.close();
-        await state.close();
-        logger.info('drained');
-      } catch (err) {
-        logger.error({ err }, 'drain failed');
-        code = code || 1;
-      }
-      process.exit(code);
-    })();
-    return drained;
-  };
-  onDrainRequest(() => void drain(0));
+      await app.close();
+      await writer.close();
+      await failedWriter.close();
+      await log.close();
+      await failedLog.close();
+      await state.close();
+    },
+  });
 
   await app.listen({ host: config.server.host, port: config.server.port });
   logger.info({ host: config.server.host, port: config.server.port }, 'collector listening');

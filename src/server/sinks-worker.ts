@@ -8,7 +8,7 @@ import { SourceSchemas } from '../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
 import { logDir, openLog, openState, openWarehouse } from './backends.js';
 import { IpcChannel } from './ipc.js';
-import { onDrainRequest } from './drain-signals.js';
+import { drainOnce } from './drain-signals.js';
 
 /** The warehouse as the sinks process sees it, for `/readyz`. */
 export interface SinkStatus {
@@ -95,32 +95,18 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     },
   });
 
-  let drained: Promise<void> | undefined;
-  const drain = (): Promise<void> => {
-    drained ??= (async () => {
+  drainOnce({
+    logger,
+    timeoutMs: config.server.drainTimeoutMs,
+    async close() {
       stop.abort();
-      const force = setTimeout(() => {
-        logger.error('sinks drain timed out; exiting');
-        process.exit(1);
-      }, config.server.drainTimeoutMs);
-      force.unref();
-      let code = 0;
-      try {
-        await failedEvents;
-        await loader;
-        await warehouse?.close();
-        await eventsLog.close();
-        await failedLog.close();
-        await state.close();
-        logger.info('sinks drained');
-      } catch (err) {
-        logger.error({ err }, 'sinks drain failed');
-        code = 1;
-      }
-      process.exit(code);
-    })();
-    return drained;
-  };
-  onDrainRequest(() => void drain());
+      await failedEvents;
+      await loader;
+      await warehouse?.close();
+      await eventsLog.close();
+      await failedLog.close();
+      await state.close();
+    },
+  });
   process.send?.({ type: 'weir:ready' });
 }
