@@ -1,3 +1,4 @@
+import { parseSourceSettings } from '../state/settings.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp } from './app.js';
@@ -7,7 +8,7 @@ import { createLogger } from '../observability/logger.js';
 import { WeirError } from '../errors/catalogue.js';
 import type { StateStore } from '../state/state-store.js';
 
-const source = { id: 'src_1', workspaceId: 'ws_1', name: 'default', writeKey: 'key', createdAt: new Date() };
+const source = { id: 'src_1', workspaceId: 'ws_1', name: 'default', writeKey: 'key', createdAt: new Date(), settings: parseSourceSettings('{}') };
 
 async function appWith(append: () => Promise<never>) {
   const failing = { append };

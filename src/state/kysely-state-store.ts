@@ -8,10 +8,16 @@ import { WeirError } from '../errors/catalogue.js';
 import { nameProblem } from './names.js';
 import { hashToken, looksLikeAdminToken, newAdminToken, newId, newWriteKey } from './ids.js';
 import type { Database } from './schema.js';
+import { parseSourceSettings, parseWorkspaceSettings, patchSourceSettings, patchWorkspaceSettings } from './settings.js';
 import type {
   BootstrapResult,
   FailedEvent,
   FailedEventFilter,
+  LakeFile,
+  LakeFileFilter,
+  UsageFilter,
+  UsageIncrement,
+  UsageRow,
   NewFailedEvent,
   Source,
   StateStore,
@@ -46,6 +52,7 @@ interface WorkspaceRow {
   id: string;
   name: string;
   created_at: string;
+  settings: string;
 }
 
 interface SourceRow {
@@ -54,13 +61,14 @@ interface SourceRow {
   name: string;
   write_key: string;
   created_at: string;
+  settings: string;
 }
 
-const SOURCE_COLUMNS = ['id', 'workspace_id', 'name', 'write_key', 'created_at'] as const;
-const WORKSPACE_COLUMNS = ['id', 'name', 'created_at'] as const;
+const SOURCE_COLUMNS = ['id', 'workspace_id', 'name', 'write_key', 'created_at', 'settings'] as const;
+const WORKSPACE_COLUMNS = ['id', 'name', 'created_at', 'settings'] as const;
 
 function toWorkspace(row: WorkspaceRow): Workspace {
-  return { id: row.id, name: row.name, createdAt: new Date(row.created_at) };
+  return { id: row.id, name: row.name, createdAt: new Date(row.created_at), settings: parseWorkspaceSettings(row.settings) };
 }
 
 function toSource(row: SourceRow): Source {
@@ -70,6 +78,37 @@ function toSource(row: SourceRow): Source {
     name: row.name,
     writeKey: row.write_key,
     createdAt: new Date(row.created_at),
+    settings: parseSourceSettings(row.settings),
+  };
+}
+
+function toLakeFile(r: {
+  key: string;
+  source_id: string;
+  workspace_id: string;
+  kind: string;
+  date: string;
+  log_partition: number;
+  first_offset: number | string | bigint;
+  last_offset: number | string | bigint;
+  events: number | string | bigint;
+  bytes: number | string | bigint;
+  state: string;
+  created_at: string;
+}): LakeFile {
+  return {
+    key: r.key,
+    sourceId: r.source_id,
+    workspaceId: r.workspace_id,
+    kind: r.kind as LakeFile['kind'],
+    date: r.date,
+    partition: r.log_partition,
+    firstOffset: Number(r.first_offset),
+    lastOffset: Number(r.last_offset),
+    events: Number(r.events),
+    bytes: Number(r.bytes),
+    state: r.state as LakeFile['state'],
+    createdAt: new Date(r.created_at),
   };
 }
 
@@ -148,7 +187,7 @@ export class KyselyStateStore implements StateStore {
 
   async createWorkspace(name: string): Promise<Workspace> {
     checkName('workspace', name);
-    const row = { id: newId('ws'), name, created_at: new Date().toISOString() };
+    const row = { id: newId('ws'), name, created_at: new Date().toISOString(), settings: '{}' };
     try {
       await this.#db.insertInto('workspaces').values(row).execute();
     } catch (err) {
@@ -184,6 +223,7 @@ export class KyselyStateStore implements StateStore {
       name: input.name,
       write_key: newWriteKey(),
       created_at: new Date().toISOString(),
+      settings: '{}',
     };
     try {
       await this.#db.insertInto('sources').values(row).execute();
@@ -217,6 +257,7 @@ export class KyselyStateStore implements StateStore {
         'sources.name',
         'sources.write_key',
         'sources.created_at',
+        'sources.settings',
         'workspaces.name as workspace_name',
       ])
       .where('sources.name', '=', idOrName)
@@ -298,6 +339,144 @@ export class KyselyStateStore implements StateStore {
     if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since.toISOString());
     const rows = await q.groupBy('reason').orderBy('reason').execute();
     return new Map(rows.map((r) => [r.reason, Number(r.n)]));
+  }
+
+  async updateSourceSettings(sourceId: string, changes: Record<string, unknown>): Promise<Source> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('sources').select(SOURCE_COLUMNS).where('id', '=', sourceId).executeTakeFirst();
+      if (row === undefined) throw new WeirError('WEIR_SOURCE_NOT_FOUND', { source: sourceId });
+      const settings = JSON.stringify(patchSourceSettings(toSource(row).settings, changes));
+      await trx.updateTable('sources').set({ settings }).where('id', '=', sourceId).execute();
+      return toSource({ ...row, settings });
+    });
+  }
+
+  async getWorkspace(id: string): Promise<Workspace | undefined> {
+    const row = await this.#db.selectFrom('workspaces').select(WORKSPACE_COLUMNS).where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : toWorkspace(row);
+  }
+
+  async updateWorkspaceSettings(workspaceId: string, changes: Record<string, unknown>): Promise<Workspace> {
+    return this.#db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('workspaces').select(WORKSPACE_COLUMNS).where('id', '=', workspaceId).executeTakeFirst();
+      if (row === undefined) throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `no workspace ${workspaceId}` });
+      const settings = JSON.stringify(patchWorkspaceSettings(toWorkspace(row).settings, changes));
+      await trx.updateTable('workspaces').set({ settings }).where('id', '=', workspaceId).execute();
+      return toWorkspace({ ...row, settings });
+    });
+  }
+
+  async putLakeFile(f: LakeFile): Promise<void> {
+    const row = {
+      key: f.key,
+      source_id: f.sourceId,
+      workspace_id: f.workspaceId,
+      kind: f.kind,
+      date: f.date,
+      log_partition: f.partition,
+      first_offset: f.firstOffset,
+      last_offset: f.lastOffset,
+      events: f.events,
+      bytes: f.bytes,
+      state: f.state,
+      created_at: f.createdAt.toISOString(),
+    };
+    await this.#db
+      .insertInto('lake_files')
+      .values(row)
+      .onConflict((oc) => oc.column('key').doUpdateSet({ events: row.events, bytes: row.bytes, state: row.state, last_offset: row.last_offset }))
+      .execute();
+  }
+
+  async listLakeFiles(filter: LakeFileFilter): Promise<LakeFile[]> {
+    let q = this.#db.selectFrom('lake_files').selectAll();
+    if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
+    if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
+    if (filter.partition !== undefined) q = q.where('log_partition', '=', filter.partition);
+    if (filter.minLastOffset !== undefined) q = q.where('last_offset', '>=', filter.minLastOffset);
+    if (filter.sinceDate !== undefined) q = q.where('date', '>=', filter.sinceDate);
+    if (filter.beforeDate !== undefined) q = q.where('date', '<', filter.beforeDate);
+    if (filter.state !== undefined) q = q.where('state', '=', filter.state);
+    const rows = await q.orderBy('key').execute();
+    return rows.map(toLakeFile);
+  }
+
+  async deleteLakeFile(key: string): Promise<void> {
+    await this.#db.deleteFrom('lake_files').where('key', '=', key).execute();
+  }
+
+  async lakeBytes(workspaceId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('lake_files')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('bytes'), eb.val(0)).as('n'))
+      .where('workspace_id', '=', workspaceId)
+      .where('state', '=', 'stored')
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async addUsage(rows: UsageIncrement[], consumer: string, positions: Map<number, number>): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      for (const r of rows) {
+        await trx
+          .insertInto('usage_hourly')
+          .values({
+            source_id: r.sourceId,
+            workspace_id: r.workspaceId,
+            hour: r.hour.toISOString(),
+            accepted: r.accepted,
+            failed: r.failed,
+            bytes: r.bytes,
+          })
+          .onConflict((oc) =>
+            oc.columns(['source_id', 'hour']).doUpdateSet((eb) => ({
+              accepted: eb('usage_hourly.accepted', '+', eb.ref('excluded.accepted')),
+              failed: eb('usage_hourly.failed', '+', eb.ref('excluded.failed')),
+              bytes: eb('usage_hourly.bytes', '+', eb.ref('excluded.bytes')),
+            })),
+          )
+          .execute();
+      }
+      for (const [partition, next] of positions) {
+        await trx
+          .insertInto('consumer_positions')
+          .values({ consumer, log_partition: partition, next_offset: next })
+          .onConflict((oc) => oc.columns(['consumer', 'log_partition']).doUpdateSet({ next_offset: next }))
+          .execute();
+      }
+    });
+  }
+
+  async consumerPositions(consumer: string): Promise<Map<number, number>> {
+    const rows = await this.#db.selectFrom('consumer_positions').select(['log_partition', 'next_offset']).where('consumer', '=', consumer).execute();
+    return new Map(rows.map((r) => [r.log_partition, Number(r.next_offset)]));
+  }
+
+  async listUsage(filter: UsageFilter): Promise<UsageRow[]> {
+    let q = this.#db.selectFrom('usage_hourly').selectAll();
+    if (filter.workspaceId !== undefined) q = q.where('workspace_id', '=', filter.workspaceId);
+    if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
+    if (filter.since !== undefined) q = q.where('hour', '>=', filter.since.toISOString());
+    if (filter.until !== undefined) q = q.where('hour', '<', filter.until.toISOString());
+    const rows = await q.orderBy('hour').orderBy('source_id').execute();
+    return rows.map((r) => ({
+      sourceId: r.source_id,
+      workspaceId: r.workspace_id,
+      hour: new Date(r.hour),
+      accepted: Number(r.accepted),
+      failed: Number(r.failed),
+      bytes: Number(r.bytes),
+    }));
+  }
+
+  async acceptedSince(workspaceId: string, since: Date): Promise<number> {
+    const row = await this.#db
+      .selectFrom('usage_hourly')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('accepted'), eb.val(0)).as('n'))
+      .where('workspace_id', '=', workspaceId)
+      .where('hour', '>=', since.toISOString())
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   close(): Promise<void> {

@@ -89,6 +89,64 @@ function migrations(family: SqlFamily): Record<string, Migration> {
         await db.schema.dropTable('workspaces').execute();
       },
     },
+    '0002_settings_lake_usage': {
+      async up(db: Kysely<any>): Promise<void> {
+        // Per-source and per-workspace settings as JSON text: validated by the store against
+        // `settings.ts`, so adding a setting needs no migration.
+        await db.schema.alterTable('sources').addColumn('settings', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+        await db.schema.alterTable('workspaces').addColumn('settings', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+
+        // Every lake object the lake writer planned or uploaded. The plan is written before the
+        // upload, so a writer restarted after a crash cuts its files at the same offsets and
+        // rewrites the same objects instead of adding duplicates.
+        await db.schema
+          .createTable('lake_files')
+          .addColumn('key', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('source_id', 'text', (c) => c.notNull())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('date', 'text', (c) => c.notNull())
+          .addColumn('log_partition', 'integer', (c) => c.notNull())
+          .addColumn('first_offset', 'bigint', (c) => c.notNull())
+          .addColumn('last_offset', 'bigint', (c) => c.notNull())
+          .addColumn('events', 'bigint', (c) => c.notNull())
+          .addColumn('bytes', 'bigint', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('lake_files_partition_last_idx').on('lake_files').columns(['log_partition', 'last_offset']).execute();
+        await db.schema.createIndex('lake_files_source_date_idx').on('lake_files').columns(['source_id', 'date']).execute();
+        await db.schema.createIndex('lake_files_workspace_idx').on('lake_files').column('workspace_id').execute();
+
+        // Usage per source and hour, counted from the log; the positions counted so far are kept
+        // in the same transaction as the counts, so a restart neither loses nor repeats a count.
+        await db.schema
+          .createTable('usage_hourly')
+          .addColumn('source_id', 'text', (c) => c.notNull())
+          .addColumn('hour', 'text', (c) => c.notNull())
+          .addColumn('workspace_id', 'text', (c) => c.notNull())
+          .addColumn('accepted', 'bigint', (c) => c.notNull())
+          .addColumn('failed', 'bigint', (c) => c.notNull())
+          .addColumn('bytes', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('usage_hourly_pk', ['source_id', 'hour'])
+          .execute();
+        await db.schema.createIndex('usage_hourly_workspace_hour_idx').on('usage_hourly').columns(['workspace_id', 'hour']).execute();
+        await db.schema
+          .createTable('consumer_positions')
+          .addColumn('consumer', 'text', (c) => c.notNull())
+          .addColumn('log_partition', 'integer', (c) => c.notNull())
+          .addColumn('next_offset', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('consumer_positions_pk', ['consumer', 'log_partition'])
+          .execute();
+      },
+      async down(db: Kysely<any>): Promise<void> {
+        await db.schema.dropTable('consumer_positions').execute();
+        await db.schema.dropTable('usage_hourly').execute();
+        await db.schema.dropTable('lake_files').execute();
+        await db.schema.alterTable('workspaces').dropColumn('settings').execute();
+        await db.schema.alterTable('sources').dropColumn('settings').execute();
+      },
+    },
   };
 }
 

@@ -25,6 +25,8 @@ export interface WorkspacesTable {
   /** Unique. The workspace named `default` is the one bootstrap creates. */
   name: string;
   created_at: string;
+  /** JSON text of {@link WorkspaceSettings}. */
+  settings: ColumnType<string, string | undefined, string>;
 }
 
 export interface SourcesTable {
@@ -35,6 +37,8 @@ export interface SourcesTable {
   /** Unique; public, ingest only. */
   write_key: string;
   created_at: string;
+  /** JSON text of {@link SourceSettings}; `{}` means every default. */
+  settings: ColumnType<string, string | undefined, string>;
 }
 
 export interface AdminTokensTable {
@@ -58,6 +62,41 @@ export interface FailedEventsTable {
   created_at: string;
 }
 
+export interface LakeFilesTable {
+  /** The object's key in the lake's blob store. */
+  key: string;
+  source_id: string;
+  workspace_id: string;
+  /** `events` (written by the lake writer) or `upload` (an imported file). */
+  kind: string;
+  /** YYYY-MM-DD of the Hive partition (`date=`); the upload day for uploads. */
+  date: string;
+  log_partition: number;
+  first_offset: Int64;
+  last_offset: Int64;
+  events: Int64;
+  bytes: Int64;
+  /** `planned` (cut, upload not confirmed) or `stored`. */
+  state: string;
+  created_at: string;
+}
+
+export interface UsageHourlyTable {
+  source_id: string;
+  /** ISO hour start, e.g. `2026-11-22T14:00:00.000Z`. */
+  hour: string;
+  workspace_id: string;
+  accepted: Int64;
+  failed: Int64;
+  bytes: Int64;
+}
+
+export interface ConsumerPositionsTable {
+  consumer: string;
+  log_partition: number;
+  next_offset: Int64;
+}
+
 /** Kysely's own bookkeeping tables, created by its `Migrator`. */
 export interface KyselyMigrationTable {
   name: string;
@@ -74,6 +113,9 @@ export interface Database {
   sources: SourcesTable;
   admin_tokens: AdminTokensTable;
   failed_events: FailedEventsTable;
+  lake_files: LakeFilesTable;
+  usage_hourly: UsageHourlyTable;
+  consumer_positions: ConsumerPositionsTable;
   kysely_migration: KyselyMigrationTable;
   kysely_migration_lock: KyselyMigrationLockTable;
 }

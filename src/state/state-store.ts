@@ -10,6 +10,8 @@
  * const source = await state.sourceByWriteKey(first.source.writeKey);
  * ```
  */
+import type { SourceSettings, WorkspaceSettings } from './settings.js';
+
 export interface StateStore {
   /**
    * Applies migrations, then creates the default workspace, its default source and an admin
@@ -43,7 +45,76 @@ export interface StateStore {
   /** Failed events per reason code. */
   countFailedEvents(filter?: Omit<FailedEventFilter, 'limit'>): Promise<Map<string, number>>;
 
+  /** Changes some settings of a source (dotted paths, e.g. `enrich.ip`), validated as a whole. */
+  updateSourceSettings(sourceId: string, changes: Record<string, unknown>): Promise<Source>;
+  getWorkspace(id: string): Promise<Workspace | undefined>;
+  updateWorkspaceSettings(workspaceId: string, changes: Record<string, unknown>): Promise<Workspace>;
+
+  /** Records (or updates, by key) a lake object: planned before its upload, `stored` after. */
+  putLakeFile(file: LakeFile): Promise<void>;
+  listLakeFiles(filter: LakeFileFilter): Promise<LakeFile[]>;
+  deleteLakeFile(key: string): Promise<void>;
+  /** Bytes of stored lake objects of a workspace (events and uploads). */
+  lakeBytes(workspaceId: string): Promise<number>;
+
+  /**
+   * Adds usage counts and moves a consumer's saved positions in one transaction, so counting
+   * from the log is exactly-once across restarts.
+   */
+  addUsage(rows: UsageIncrement[], consumer: string, positions: Map<number, number>): Promise<void>;
+  consumerPositions(consumer: string): Promise<Map<number, number>>;
+  listUsage(filter: UsageFilter): Promise<UsageRow[]>;
+  /** Accepted events of a workspace since `since` (the monthly quota). */
+  acceptedSince(workspaceId: string, since: Date): Promise<number>;
+
   close(): Promise<void>;
+}
+
+export interface LakeFile {
+  key: string;
+  sourceId: string;
+  workspaceId: string;
+  kind: 'events' | 'upload';
+  /** YYYY-MM-DD. */
+  date: string;
+  partition: number;
+  firstOffset: number;
+  lastOffset: number;
+  events: number;
+  bytes: number;
+  state: 'planned' | 'stored';
+  createdAt: Date;
+}
+
+export interface LakeFileFilter {
+  sourceId?: string;
+  kind?: 'events' | 'upload';
+  /** Files of this log partition whose last offset is at least `minLastOffset`. */
+  partition?: number;
+  minLastOffset?: number;
+  /** Dates in [sinceDate, beforeDate). */
+  sinceDate?: string;
+  beforeDate?: string;
+  state?: 'planned' | 'stored';
+}
+
+export interface UsageIncrement {
+  sourceId: string;
+  workspaceId: string;
+  /** Start of the hour. */
+  hour: Date;
+  accepted: number;
+  failed: number;
+  bytes: number;
+}
+
+export type UsageRow = UsageIncrement;
+
+export interface UsageFilter {
+  workspaceId?: string;
+  sourceId?: string;
+  since?: Date;
+  until?: Date;
 }
 
 export interface BootstrapResult {
@@ -57,6 +128,7 @@ export interface Workspace {
   id: string;
   name: string;
   createdAt: Date;
+  settings: WorkspaceSettings;
 }
 
 export interface Source {
@@ -65,6 +137,7 @@ export interface Source {
   name: string;
   writeKey: string;
   createdAt: Date;
+  settings: SourceSettings;
 }
 
 export interface NewFailedEvent {

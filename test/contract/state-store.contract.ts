@@ -312,6 +312,61 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
       });
     });
 
+    describe('settings', () => {
+      it('fills defaults, changes one setting at a time, and refuses unknown paths and bad values', async () => {
+        const { source, workspace } = await store.bootstrap();
+        assert.equal(source.settings.warehouseRetentionDays, null);
+        assert.equal(source.settings.enrich.ip, 'truncate');
+        const changed = await store.updateSourceSettings(source.id, { warehouseRetentionDays: 90, 'enrich.bots': 'fail' });
+        assert.equal(changed.settings.warehouseRetentionDays, 90);
+        assert.equal(changed.settings.enrich.bots, 'fail');
+        assert.equal(changed.settings.enrich.ip, 'truncate');
+        assert.deepEqual((await store.getSource(source.id))?.settings, changed.settings);
+        await assert.rejects(store.updateSourceSettings(source.id, { 'enrich.nope': 1 }), hasCode('WEIR_API_INVALID_REQUEST'));
+        await assert.rejects(store.updateSourceSettings(source.id, { lakeRetentionDays: -1 }), hasCode('WEIR_API_INVALID_REQUEST'));
+        await assert.rejects(store.updateSourceSettings('src_missing', { lakeRetentionDays: 1 }), hasCode('WEIR_SOURCE_NOT_FOUND'));
+        const ws = await store.updateWorkspaceSettings(workspace.id, { storageQuotaBytes: 1000 });
+        assert.equal(ws.settings.storageQuotaBytes, 1000);
+        assert.equal((await store.getWorkspace(workspace.id))?.settings.storageQuotaBytes, 1000);
+      });
+    });
+
+    describe('lake files', () => {
+      it('records planned then stored files, filters them, and sums stored bytes per workspace', async () => {
+        await store.bootstrap();
+        const base = { sourceId: 's1', workspaceId: 'w1', kind: 'events' as const, events: 10, createdAt: new Date() };
+        await store.putLakeFile({ ...base, key: 'a', date: '2026-01-01', partition: 0, firstOffset: 0, lastOffset: 9, bytes: 100, state: 'planned' });
+        await store.putLakeFile({ ...base, key: 'a', date: '2026-01-01', partition: 0, firstOffset: 0, lastOffset: 9, bytes: 120, state: 'stored' });
+        await store.putLakeFile({ ...base, key: 'b', date: '2026-01-02', partition: 0, firstOffset: 10, lastOffset: 19, bytes: 50, state: 'planned' });
+        await store.putLakeFile({ ...base, key: 'c', date: '2026-01-02', partition: 1, firstOffset: 0, lastOffset: 4, bytes: 7, state: 'stored', workspaceId: 'w2' });
+        assert.deepEqual((await store.listLakeFiles({})).map((f) => f.key), ['a', 'b', 'c']);
+        assert.deepEqual((await store.listLakeFiles({ partition: 0, minLastOffset: 10 })).map((f) => f.key), ['b']);
+        assert.deepEqual((await store.listLakeFiles({ sinceDate: '2026-01-02' })).map((f) => f.key), ['b', 'c']);
+        assert.deepEqual((await store.listLakeFiles({ beforeDate: '2026-01-02', state: 'stored' })).map((f) => f.bytes), [120]);
+        assert.equal(await store.lakeBytes('w1'), 120);
+        await store.deleteLakeFile('a');
+        assert.equal(await store.lakeBytes('w1'), 0);
+      });
+    });
+
+    describe('usage', () => {
+      it('adds counts per source and hour together with the consumer positions', async () => {
+        await store.bootstrap();
+        const hour = new Date(Date.UTC(2026, 0, 1, 5));
+        const row = { sourceId: 's1', workspaceId: 'w1', hour, accepted: 3, failed: 1, bytes: 300 };
+        await store.addUsage([row], 'usage', new Map([[0, 4]]));
+        await store.addUsage([row, { ...row, sourceId: 's2' }], 'usage', new Map([[0, 9], [1, 2]]));
+        const rows = await store.listUsage({ workspaceId: 'w1' });
+        assert.deepEqual(
+          rows.map((r) => [r.sourceId, r.accepted, r.failed, r.bytes]),
+          [['s1', 6, 2, 600], ['s2', 3, 1, 300]],
+        );
+        assert.deepEqual(await store.consumerPositions('usage'), new Map([[0, 9], [1, 2]]));
+        assert.equal(await store.acceptedSince('w1', hour), 9);
+        assert.equal(await store.acceptedSince('w1', new Date(Date.UTC(2026, 0, 1, 6))), 0);
+      });
+    });
+
     it('close() can be called twice', async () => {
       await store.bootstrap();
       await store.close();
