@@ -300,7 +300,8 @@ async function transaction(conn: DuckDBConnection, body: () => Promise<void>): P
 }
 
 /** Rows as data chunks of the staging table's vector types, at most {@link CHUNK_ROWS} each. */
-function toChunks(columns: ColumnSpec[], rows: Value[][]): DuckDBDataChunk[] {
+/** Weir rows as DuckDB data chunks of at most one vector each, for an appender. */
+export function toChunks(columns: ColumnSpec[], rows: Value[][]): DuckDBDataChunk[] {
   const types = columns.map((c) => VECTOR_TYPE[c.type]);
   const chunks: DuckDBDataChunk[] = [];
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
