@@ -2,6 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WeirError } from '../errors/catalogue.js';
 import type { Source, StateStore } from '../state/state-store.js';
 import { decodeJsonBody } from '../collector/body.js';
+import type { BlobStore } from '../blob/blob-store.js';
+import { sourcePrefix, uploadPrefix } from '../lake/lake-layout.js';
+import type { SinksTask } from '../server/sinks-worker.js';
+import type { TaskStatus } from '../server/task-board.js';
 import { parseQueryRequest, type QueryRequest, type QueryResponse } from '../warehouse/run-query.js';
 
 function jsonBody(req: FastifyRequest, limit: number): unknown {
@@ -13,6 +17,10 @@ function jsonBody(req: FastifyRequest, limit: number): unknown {
 
 export interface AdminDeps {
   state: StateStore;
+  /** Long operations (lake replay, import), run where the warehouse is. */
+  tasks?: { start(task: SinksTask): Promise<string>; get(id: string): Promise<TaskStatus> };
+  /** The lake, for `GET /api/lake`. */
+  lake?: BlobStore;
   /** Runs a console query where the warehouse lives (in `weir up`, the supervisor). */
   query?: (req: QueryRequest) => Promise<QueryResponse>;
 }
@@ -70,6 +78,76 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     const request = parseQueryRequest(jsonBody(req, 128 * 1024));
     if (!deps.query) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'this process serves no warehouse' });
     return deps.query(request);
+  });
+
+  const sourceParam = async (value: unknown) => {
+    if (typeof value !== 'string' || value === '') throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'source is required' });
+    const source = await state.getSource(value);
+    if (!source) throw new WeirError('WEIR_SOURCE_NOT_FOUND', { source: value });
+    return source;
+  };
+  const lake = () => {
+    if (!deps.lake) throw new WeirError('WEIR_LAKE_DISABLED');
+    return deps.lake;
+  };
+
+  /** A source's lake objects: its event files and its uploads. `?source=web[&prefix=date=2026-11-22/]` */
+  app.get('/api/lake', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const source = await sourceParam(q.source);
+    const within = q.prefix ?? '';
+    const objects = [];
+    for (const prefix of [sourcePrefix(source.id) + within, uploadPrefix(source.id) + within]) {
+      for await (const o of lake().list(prefix)) {
+        objects.push({ key: o.key, size: o.size, lastModified: o.lastModified.toISOString() });
+        if (objects.length >= 10_000) return { objects, truncated: true };
+      }
+    }
+    return { objects, truncated: false };
+  });
+
+  /** Downloads one object of a source: `?source=web&key=source=src_…/date=…/hour=…/p0-….parquet`. */
+  app.get('/api/lake/object', async (req, reply) => {
+    const q = req.query as Record<string, string | undefined>;
+    const source = await sourceParam(q.source);
+    const key = q.key ?? '';
+    if (!key.startsWith(sourcePrefix(source.id)) && !key.startsWith(uploadPrefix(source.id))) {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `key must be one of source ${source.name}'s objects` });
+    }
+    const info = await lake().stat(key);
+    if (!info) throw new WeirError('WEIR_BLOB_NOT_FOUND', { key });
+    reply.header('content-type', key.endsWith('.parquet') ? 'application/vnd.apache.parquet' : 'application/octet-stream');
+    reply.header('content-length', info.size);
+    reply.header('content-disposition', `attachment; filename="${key.split('/').pop()!.replace(/"/g, '')}"`);
+    return reply.send(await lake().get(key));
+  });
+
+  /** Starts a long operation: `{"kind":"lake-replay","source":"web","since":"2026-11-01"}` or `{"kind":"import","source":"web","key":"uploads/…","table":"crm"}`. */
+  app.post('/api/tasks', { bodyLimit: 16 * 1024 }, async (req, reply) => {
+    const body = jsonBody(req, 16 * 1024) as Record<string, unknown>;
+    if (!deps.tasks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'this process runs no sinks' });
+    const source = await sourceParam(body.source);
+    let task: SinksTask;
+    if (body.kind === 'lake-replay') {
+      if (typeof body.since !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(body.since)) {
+        throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `since must be a date YYYY-MM-DD, got ${JSON.stringify(body.since)}` });
+      }
+      task = { kind: 'lake-replay', request: { sourceId: source.id, since: body.since, until: typeof body.until === 'string' ? body.until : undefined } };
+    } else if (body.kind === 'import') {
+      if (typeof body.key !== 'string' || !body.key.startsWith(uploadPrefix(source.id))) {
+        throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'key must be an upload of the source' });
+      }
+      task = { kind: 'import', request: { sourceId: source.id, key: body.key, table: String(body.table ?? '') } };
+    } else {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `kind must be lake-replay or import, got ${JSON.stringify(body.kind)}` });
+    }
+    reply.code(202);
+    return { id: await deps.tasks.start(task) };
+  });
+
+  app.get('/api/tasks/:id', async (req) => {
+    if (!deps.tasks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'this process runs no sinks' });
+    return deps.tasks.get((req.params as { id: string }).id);
   });
 
   app.get('/api/failed-events', async (req) => {

@@ -1,3 +1,4 @@
+import type { WeirConfig } from '../config/schema.js';
 import { InvalidArgumentError } from 'commander';
 
 /**
@@ -121,3 +122,30 @@ export function positiveInt(option: string): (value: string) => number {
     return n;
   };
 }
+
+/** True when a `weir up` answers on this machine's configured port. */
+export async function serverAnswers(config: WeirConfig): Promise<boolean> {
+  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
+  try {
+    return (await fetch(`http://${host}:${config.server.port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Draws progress on stderr: a bar on a terminal, a line a second otherwise. */
+export function progressPrinter(total: number, unit = 'events'): (done: number, final?: boolean) => void {
+  const started = Date.now();
+  let lastLine = 0;
+  return (done, final = false) => {
+    const now = Date.now();
+    if (!final && !process.stderr.isTTY && now - lastLine < 1000) return;
+    lastLine = now;
+    const share = total === 0 ? 1 : Math.min(1, done / total);
+    const rate = done / Math.max(0.001, (now - started) / 1000);
+    const bar = `${'#'.repeat(Math.round(share * 30))}${'-'.repeat(30 - Math.round(share * 30))}`;
+    const line = `[${bar}] ${(share * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')}/${total.toLocaleString('en')} ${unit}  ${Math.round(rate).toLocaleString('en')} ${unit}/s`;
+    process.stderr.write(process.stderr.isTTY ? `\r${line}${final ? '\n' : ''}` : `${line}\n`);
+  };
+}
+

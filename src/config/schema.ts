@@ -61,6 +61,29 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    lake: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'write raw events as Parquet into the lake' }),
+        storage: Type.Union(['fs', 's3', 'azure'].map((l) => Type.Literal(l)), {
+          default: 'fs',
+          description: 'fs: a directory (lake.dir); s3: any S3-compatible store; azure: Azure Blob',
+        }),
+        dir: Type.String({ default: '', description: 'the lake directory for storage fs; default <dataDir>/lake' }),
+        prefix: Type.String({ default: '', description: 'key prefix inside the bucket or container' }),
+        s3Bucket: Type.String({ default: '' }),
+        s3Region: Type.String({ default: 'us-east-1' }),
+        s3Endpoint: Type.String({ default: '', description: 'for MinIO, Ceph, R2: e.g. http://127.0.0.1:9000' }),
+        s3ForcePathStyle: Type.Boolean({ default: false, description: 'bucket in the path, as MinIO and Ceph need' }),
+        s3AccessKeyId: Type.String({ default: '' }),
+        s3SecretAccessKey: Type.String({ default: '' }),
+        azureConnectionString: Type.String({ default: '' }),
+        azureContainer: Type.String({ default: '' }),
+        maxFileBytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 1024, description: 'cut a Parquet file at about this size' }),
+        maxFileAgeMs: Type.Integer({ default: 5 * 60_000, minimum: 100, description: 'cut a Parquet file after it has been open this long' }),
+        retentionCheckMs: Type.Integer({ default: 3_600_000, minimum: 100, description: 'how often hot and cold retention run' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     sinks: Type.Object(
       {
         nice: Type.Integer({

@@ -83,6 +83,11 @@ export const ERRORS = {
   WEIR_API_NOT_FOUND: spec(404, 'no route {method} {url}'),
   WEIR_API_INVALID_REQUEST: spec(400, '{detail}'),
   WEIR_SOURCE_NOT_FOUND: spec(404, 'no source {source}'),
+
+  // the lake
+  WEIR_LAKE_QUOTA_EXCEEDED: spec(413, 'storing {size} bytes would exceed the workspace storage quota ({used} of {quota} bytes used)'),
+  WEIR_LAKE_DISABLED: spec(409, 'the lake is disabled (lake.enabled = false)'),
+  WEIR_TASK_NOT_FOUND: spec(404, 'no task {id} (tasks are kept in memory until the server restarts)'),
   WEIR_SOURCE_NAME_TAKEN: spec(409, 'a source named {name} already exists in this workspace'),
 
   WEIR_SERVER_INTERNAL_ERROR: spec(500, 'internal error'),

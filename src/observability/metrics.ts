@@ -111,6 +111,15 @@ export function createMetrics(options: { role?: MetricsRole; defaultMetrics?: bo
       labelNames: ['code'] as const,
       registers: sinkRegisters,
     }),
+    lakeFiles: new Counter({ name: 'weir_lake_files_total', help: 'Parquet files stored in the lake', registers: sinkRegisters }),
+    lakeBytes: new Counter({ name: 'weir_lake_bytes_total', help: 'Bytes of Parquet stored in the lake', registers: sinkRegisters }),
+    lakeEvents: new Counter({ name: 'weir_lake_events_total', help: 'Events stored in the lake', registers: sinkRegisters }),
+    lakeErrors: new Counter({
+      name: 'weir_lake_errors_total',
+      help: 'Failed lake writes or uploads (retried), by error code',
+      labelNames: ['code'] as const,
+      registers: sinkRegisters,
+    }),
     consumerLag: new Gauge({
       name: 'weir_consumer_lag_records',
       help: 'Records a consumer group is behind the durable head',

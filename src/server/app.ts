@@ -22,6 +22,10 @@ export interface AppDeps extends IngestDeps {
   readiness?: () => Readiness | Promise<Readiness>;
   /** Console queries; absent where no warehouse is reachable from this process. */
   query?: AdminDeps['query'];
+  /** Long operations run by the sinks process. */
+  tasks?: AdminDeps['tasks'];
+  /** The lake, for listing and downloading objects. */
+  lake?: AdminDeps['lake'];
 }
 
 function trustProxy(setting: string): boolean | string {
@@ -73,6 +77,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(ingestRoutes, deps);
-  await app.register(adminRoutes, { state: deps.state, query: deps.query });
+  await app.register(adminRoutes, { state: deps.state, query: deps.query, tasks: deps.tasks, lake: deps.lake });
   return app;
 }

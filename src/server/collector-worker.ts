@@ -11,6 +11,8 @@ import { openLog, openState } from './backends.js';
 import { IpcChannel } from './ipc.js';
 import { drainOnce } from './drain-signals.js';
 import type { QueryResponse } from '../warehouse/run-query.js';
+import type { TaskStatus } from './task-board.js';
+import { openLake } from '../lake/open-lake.js';
 import type { SinkStatus } from './sinks-worker.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
@@ -66,6 +68,13 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     metricsText: supervisor ? () => supervisor.request<string>('weir:metrics') : undefined,
     // The sinks process holds the warehouse (DuckDB allows one process per file); the supervisor relays.
     query: supervisor ? (req) => supervisor.request<QueryResponse>('weir:query', req, config.warehouse.queryTimeoutMs + 5000) : undefined,
+    tasks: supervisor
+      ? {
+          start: (task) => supervisor.request<string>('weir:task-start', task, 15_000),
+          get: (id) => supervisor.request<TaskStatus>('weir:task-get', id, 6000),
+        }
+      : undefined,
+    lake: config.lake.enabled ? await openLake(config) : undefined,
     // Ready: this process's log partitions take writes and, in `weir up`, the warehouse is
     // reachable. Ingest goes on either way (the log holds the backlog); the checks say which
     // part is down and how far the warehouse is behind.

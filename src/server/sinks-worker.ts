@@ -9,6 +9,15 @@ import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
 import { logDir, openLog, openState, openWarehouse } from './backends.js';
 import { IpcChannel } from './ipc.js';
 import { drainOnce } from './drain-signals.js';
+import type { BlobStore } from '../blob/blob-store.js';
+import { runLakeWriter } from '../lake/lake-writer.js';
+import { loadUpload, replayFromLake, type ImportRequest, type ReplayFromLakeRequest } from '../lake/lake-tasks.js';
+import { lakeCacheDir, openLake } from '../lake/open-lake.js';
+import { enforceRetention } from '../lake/retention.js';
+import { TaskBoard } from './task-board.js';
+
+/** A long operation the API asks the sinks process to run (see `TaskBoard`). */
+export type SinksTask = { kind: 'lake-replay'; request: ReplayFromLakeRequest } | { kind: 'import'; request: ImportRequest };
 
 /** The warehouse as the sinks process sees it, for `/readyz`. */
 export interface SinkStatus {
@@ -43,6 +52,45 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
   const stop = new AbortController();
   /** What `/readyz` reports about the warehouse: reachable, and how far behind the log. */
   const status: SinkStatus = { engine: config.warehouse.engine, ok: true, lag: 0 };
+
+  const blob: BlobStore | undefined = config.lake.enabled ? await openLake(config) : undefined;
+  const workspaceOf = async (sourceId: string) => (await state.getSource(sourceId))?.workspaceId ?? 'unknown';
+  const lakeWriter = blob
+    ? runLakeWriter({
+        log: eventsLog,
+        blob,
+        state,
+        workspaceOf,
+        logger,
+        signal: stop.signal,
+        maxFileBytes: config.lake.maxFileBytes,
+        maxFileAgeMs: config.lake.maxFileAgeMs,
+        onFile: (f) => {
+          metrics.lakeFiles.inc();
+          metrics.lakeBytes.inc(f.bytes);
+          metrics.lakeEvents.inc(f.events);
+        },
+        onError: (err) => metrics.lakeErrors.inc({ code: err instanceof WeirError ? err.code : 'unexpected' }),
+      }).catch((err) => logger.error({ err }, 'lake writer stopped'))
+    : Promise.resolve();
+  const retention = setInterval(() => {
+    enforceRetention({ state, blob, warehouse, schemaOf: (id) => schemas.schemaOf(id) })
+      .then((r) => (r.lakeFilesDeleted > 0 || r.warehouseTables > 0) && logger.info(r, 'retention applied'))
+      .catch((err) => logger.warn({ err }, 'retention failed; trying again later'));
+  }, config.lake.retentionCheckMs);
+  retention.unref();
+  const tasks = new TaskBoard();
+  const startTask = (task: SinksTask): string => {
+    if (!blob) throw new WeirError('WEIR_LAKE_DISABLED');
+    if (!warehouse) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'no warehouse is configured' });
+    const cacheDir = lakeCacheDir(config);
+    return tasks.start(task.kind, async (progress) => {
+      const schema = await schemas.schemaOf(task.request.sourceId);
+      return task.kind === 'import'
+        ? loadUpload({ ...task.request, blob, warehouse, schema, cacheDir }, progress)
+        : replayFromLake({ ...task.request, blob, warehouse, schema, cacheDir }, progress);
+    });
+  };
 
   const failedEvents = runFailedEventsConsumer({
     log: failedLog,
@@ -81,6 +129,8 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
   supervisor.serve({
     'weir:query': (payload) => runQuery({ warehouse, schemas, state, config }, payload as QueryRequest),
     'weir:metrics': () => metrics.registry.metrics(),
+    'weir:task-start': async (payload) => startTask(payload as SinksTask),
+    'weir:task-get': async (payload) => tasks.get(String(payload)),
     'weir:status': async () => {
       // From the log, not from the last batch: before the first batch, or while the warehouse is
       // down, no batch reports how far behind the loader is.
@@ -100,8 +150,12 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     timeoutMs: config.server.drainTimeoutMs,
     async close() {
       stop.abort();
+      clearInterval(retention);
       await failedEvents;
       await loader;
+      // The lake writer cuts and uploads its open files before it returns.
+      await lakeWriter;
+      await blob?.close();
       await warehouse?.close();
       await eventsLog.close();
       await failedLog.close();

@@ -49,6 +49,10 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
   let stopping = false;
   let sinks: IpcChannel | undefined;
 
+  const toSinks = (name: string, payload: unknown, timeoutMs: number) => {
+    if (!sinks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'the sinks process is restarting' });
+    return sinks.request(name, payload, timeoutMs);
+  };
   const relay = (collector: Worker) =>
     new IpcChannel(collector).serve({
       'weir:metrics': async () => {
@@ -57,10 +61,9 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
         return `${collectors}\n${sinkText}`;
       },
       'weir:status': async () => (sinks ? sinks.request('weir:status', undefined, 2000) : { engine: config.warehouse.engine, ok: false, lag: 0, error: 'the sinks process is starting' }),
-      'weir:query': (payload) => {
-        if (!sinks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'the sinks process is restarting' });
-        return sinks.request('weir:query', payload, config.warehouse.queryTimeoutMs + 4000);
-      },
+      'weir:query': (payload) => toSinks('weir:query', payload, config.warehouse.queryTimeoutMs + 4000),
+      'weir:task-start': (payload) => toSinks('weir:task-start', payload, 10_000),
+      'weir:task-get': (payload) => toSinks('weir:task-get', payload, 5000),
     });
 
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });

@@ -6,6 +6,9 @@ import { readCliToken } from '../../server/cli-token.js';
 import { SourceSchemas } from '../../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest, type QueryResponse } from '../../warehouse/run-query.js';
 import { formatTable, positiveInt, printable } from '../context.js';
+import { queryLake } from '../../lake/lake-reader.js';
+import { lakeCacheDir, openLake } from '../../lake/open-lake.js';
+import { sinceOption, untilOption } from './lake.js';
 
 /** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
 function csvField(v: unknown): string {
@@ -24,6 +27,31 @@ function render(result: QueryResponse, format: string): string[] {
     ...formatTable(names, cells),
     `(${result.rows.length} row${result.rows.length === 1 ? '' : 's'}${result.truncated ? ', truncated' : ''}, ${result.ms} ms, schema ${result.schema})`,
   ];
+}
+
+/** SQL over the lake of a source, read here (a remote lake through the local partition cache). */
+async function viaLake(config: WeirConfig, sql: string, opts: { source?: string; maxRows?: number; timeout?: number; since?: string; until?: string }): Promise<QueryResponse> {
+  const state = await openState(config);
+  const name = opts.source ?? 'default';
+  const source = await state.getSource(name).finally(() => state.close());
+  if (!source) throw new WeirError('WEIR_SOURCE_NOT_FOUND', { source: name });
+  const blob = await openLake(config);
+  const started = performance.now();
+  try {
+    const r = await queryLake({
+      blob,
+      sourceId: source.id,
+      sql,
+      since: opts.since,
+      until: opts.until,
+      cacheDir: lakeCacheDir(config),
+      maxRows: opts.maxRows ?? config.warehouse.queryMaxRows,
+      timeoutMs: opts.timeout ?? config.warehouse.queryTimeoutMs,
+    });
+    return { ...r, schema: `lake of ${source.name} (${r.files} files)`, ms: Math.round(performance.now() - started) };
+  } finally {
+    await blob.close();
+  }
 }
 
 /**
@@ -67,8 +95,16 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
     .option('--max-rows <n>', 'at most this many rows', positiveInt('--max-rows'))
     .option('--timeout <ms>', 'stop the query after this long', positiveInt('--timeout'))
-    .action(async (sql: string, opts: { source?: string; format: string; maxRows?: number; timeout?: number }) => {
+    .option('--lake', 'query the source\'s lake instead: the view `events` over its Parquet files')
+    .option('--since <date>', 'with --lake: only files from this date (YYYY-MM-DD)', sinceOption)
+    .option('--until <date>', 'with --lake: only files up to this date (YYYY-MM-DD)', untilOption)
+    .action(async (sql: string, opts: { source?: string; format: string; maxRows?: number; timeout?: number; lake?: boolean; since?: string; until?: string }) => {
       const config = loadConfig();
+      if (opts.lake) {
+        const lakeResult = await viaLake(config, sql, opts);
+        process.stdout.write(`${render(lakeResult, opts.format).join('\n')}\n`);
+        return;
+      }
       const req: QueryRequest = { sql, source: opts.source, maxRows: opts.maxRows, timeoutMs: opts.timeout };
       let result: QueryResponse;
       let warehouse;
