@@ -115,7 +115,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `key must be one of source ${source.name}'s objects` });
     }
     const info = await lake().stat(key);
-    if (!info) throw new WeirError('WEIR_BLOB_NOT_FOUND', { key });
+    if (!info) throw new WeirError('WEIR_BLOB_NOT_FOUND', { key, store: lake().kind });
     reply.header('content-type', key.endsWith('.parquet') ? 'application/vnd.apache.parquet' : 'application/octet-stream');
     reply.header('content-length', info.size);
     reply.header('content-disposition', `attachment; filename="${key.split('/').pop()!.replace(/"/g, '')}"`);

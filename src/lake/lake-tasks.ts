@@ -180,7 +180,7 @@ export async function loadUpload(
     throw new WeirError('WEIR_CLI_INVALID_OPTION', { option: '--table', value: JSON.stringify(opts.table), detail: 'lower-case letters, digits and _, starting with a letter or _' });
   }
   const info = await opts.blob.stat(opts.key);
-  if (!info) throw new WeirError('WEIR_BLOB_NOT_FOUND', { key: opts.key });
+  if (!info) throw new WeirError('WEIR_BLOB_NOT_FOUND', { key: opts.key, store: opts.blob.kind });
   const [path] = await localLakePaths(opts.blob, [info], opts.cacheDir);
   const reader = importFormat(opts.key);
   const uploadId = /\/([0-9a-f]{16})-[^/]*$/.exec(opts.key)?.[1] ?? opts.key;

@@ -53,8 +53,8 @@ export interface LakeWriterOptions {
   onFile?(file: LakeFile & { ms: number }): void;
   /** Called when a write or upload fails (it is retried). */
   onError?(err: unknown, attempt: number): void;
-  /** Test hook: runs after a file was planned, before its upload. */
-  beforeUpload?(key: string): Promise<void> | void;
+  /** Called when a poll finds nothing new (the writer has read everything durable). */
+  onIdle?(): void;
 }
 
 interface OpenFile {
@@ -127,7 +127,6 @@ export async function runLakeWriter(opts: LakeWriterOptions): Promise<void> {
     const path = join(tmp, `${f.table}.parquet`);
     await parquet.writeFile(f.table, path);
     const bytes = statSync(path).size;
-    await opts.beforeUpload?.(f.key);
     await retry(opts, () => opts.blob.put(f.key, createReadStream(path), { contentType: 'application/vnd.apache.parquet' }));
     rmSync(path, { force: true });
     const stored = { ...base, bytes, state: 'stored' as const };
@@ -185,7 +184,9 @@ export async function runLakeWriter(opts: LakeWriterOptions): Promise<void> {
     f.last = r.offset;
     f.events++;
     f.rawBytes += r.value.length;
-    if (f.plannedLast !== undefined && r.offset >= f.plannedLast) {
+    // A planned file ends exactly where its plan says; any other is cut once it is big enough.
+    const full = f.plannedLast !== undefined ? r.offset >= f.plannedLast : f.rawBytes * ratio >= maxBytes;
+    if (full) {
       f.key = eventFileKey(hive, r.partition, f.first, f.last);
       await cut(f);
     }
@@ -194,13 +195,14 @@ export async function runLakeWriter(opts: LakeWriterOptions): Promise<void> {
   try {
     while (!opts.signal.aborted) {
       const records = await consumer.poll({ maxRecords: opts.pollRecords ?? 5000, maxWaitMs: 1000, signal: opts.signal });
+      if (records.length === 0) opts.onIdle?.();
       for (const r of records) await place(r);
       const now = Date.now();
       let cutAny = false;
       for (const f of [...open.values()]) {
         await flushPending(f);
         if (f.plannedLast !== undefined) continue;
-        if (f.rawBytes * ratio >= maxBytes || now - f.openedAt >= maxAge) {
+        if (now - f.openedAt >= maxAge) {
           f.key = eventFileKey(f.hive, f.logPartition, f.first, f.last);
           await cut(f);
           cutAny = true;
