@@ -17,7 +17,7 @@ import type { Warehouse } from '../warehouse/warehouse.js';
 export interface RetentionOptions {
   state: Pick<StateStore, 'listSources' | 'listLakeFiles' | 'deleteLakeFile'>;
   blob?: BlobStore;
-  warehouse?: Pick<Warehouse, 'engine' | 'describe'> & { execute(sql: string, options: { schema: string; timeoutMs: number }): Promise<void> };
+  warehouse?: Pick<Warehouse, 'engine' | 'describe' | 'execute'>;
   schemaOf(sourceId: string): Promise<string>;
   now?: Date;
 }
