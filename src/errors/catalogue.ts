@@ -98,6 +98,9 @@ export const ERRORS = {
   WEIR_TASK_NOT_FOUND: spec(404, 'no task {id} (tasks are kept in memory until the server restarts)'),
   WEIR_SOURCE_NAME_TAKEN: spec(409, 'a source named {name} already exists in this workspace'),
 
+  // the browser tracker
+  WEIR_TRACKER_NOT_BUILT: spec(500, 'the browser tracker {path} is missing ({detail}): run npm run build'),
+
   WEIR_SERVER_INTERNAL_ERROR: spec(500, 'internal error'),
 } as const satisfies Record<string, ErrorSpec>;
 
