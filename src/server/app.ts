@@ -1,3 +1,4 @@
+import { trackerRoute } from '../tracker/serve.js';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { WeirConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -76,6 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return text;
   });
 
+  trackerRoute(app);
   await app.register(ingestRoutes, deps);
   await app.register(adminRoutes, { state: deps.state, query: deps.query, tasks: deps.tasks, lake: deps.lake });
   return app;

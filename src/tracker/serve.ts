@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -49,20 +50,25 @@ function asset(): TrackerAsset {
 }
 
 /**
- * The bytes of `dist/public/weir.js`, read once per process.
+ * Serves the tracker at `/weir.js` with an ETag (304 when unchanged) and an hour of caching.
  *
  * @example
  * ```ts
- * app.get('/weir.js', (req, reply) => {
- *   if (req.headers['if-none-match'] === trackerEtag()) return reply.code(304).send();
- *   return reply
- *     .header('content-type', 'text/javascript; charset=utf-8')
- *     .header('cache-control', TRACKER_CACHE_CONTROL)
- *     .header('etag', trackerEtag())
- *     .send(trackerScript());
- * });
+ * trackerRoute(app); // GET /weir.js
  * ```
  */
+export function trackerRoute(app: FastifyInstance): void {
+  app.get('/weir.js', async (req, reply) => {
+    if (req.headers['if-none-match'] === trackerEtag()) return reply.code(304).send();
+    return reply
+      .header('content-type', 'text/javascript; charset=utf-8')
+      .header('cache-control', TRACKER_CACHE_CONTROL)
+      .header('etag', trackerEtag())
+      .send(trackerScript());
+  });
+}
+
+/** The bytes of `dist/public/weir.js`, read once per process. */
 export function trackerScript(): Buffer {
   return asset().script;
 }

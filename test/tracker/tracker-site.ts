@@ -1,3 +1,4 @@
+import { parseSourceSettings } from '../../src/state/settings.js';
 import { tmpdir } from 'node:os';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +9,6 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { buildApp } from '../../src/server/app.js';
 import type { StateStore } from '../../src/state/state-store.js';
-import { TRACKER_CACHE_CONTROL, trackerEtag, trackerScript } from '../../src/tracker/serve.js';
 
 export const WRITE_KEY = 'wk_tracker_test';
 
@@ -46,7 +46,7 @@ export interface TrackerSite {
   close(): Promise<void>;
 }
 
-const source = { id: 'src_tracker', workspaceId: 'ws_1', name: 'web', writeKey: WRITE_KEY, createdAt: new Date() };
+const source = { id: 'src_tracker', workspaceId: 'ws_1', name: 'web', writeKey: WRITE_KEY, createdAt: new Date(), settings: parseSourceSettings('{}') };
 
 /** A log partition that keeps nothing but hands each record, decoded, to `keep`. */
 function memoryLog(keep: (record: DecodedRecord) => unknown, appended: () => void): Pick<LogWriter, 'append'> {
@@ -84,13 +84,6 @@ export async function startTrackerSite(): Promise<TrackerSite> {
     requests.push({ method: req.method, host: req.headers.host ?? '', path: req.url, headers: req.headers });
     changed();
   });
-  app.get('/weir.js', async (_req, reply) =>
-    reply
-      .header('content-type', 'text/javascript; charset=utf-8')
-      .header('cache-control', TRACKER_CACHE_CONTROL)
-      .header('etag', trackerEtag())
-      .send(trackerScript()),
-  );
   app.get('/*', async (req, reply) => {
     const html = pages.get(req.url.split('?')[0] ?? '');
     if (html === undefined) return reply.code(404).send('no such page');
