@@ -313,6 +313,32 @@ export function isCode(code: string, status?: number): (err: unknown) => boolean
   };
 }
 
+/** Runs put, get, stat, delete and list at once and checks that each rejects as `check` expects. */
+export async function assertEveryOperationRejects(store: BlobStore, check: (err: unknown) => boolean): Promise<void> {
+  const ops: Record<string, Promise<unknown>> = {
+    put: store.put('x/y', Buffer.from('x')),
+    get: store.get('x/y'),
+    stat: store.stat('x/y'),
+    delete: store.delete('x/y'),
+    list: store.list('x/')[Symbol.asyncIterator]().next(),
+  };
+  await Promise.all(Object.entries(ops).map(([op, p]) => assert.rejects(p, check, op)));
+}
+
+/** A `WEIR_BLOB_ACCESS_DENIED`: 403, not retriable. */
+export function isDenied(err: unknown): boolean {
+  isCode('WEIR_BLOB_ACCESS_DENIED', 403)(err);
+  assert.equal((err as WeirError).retriable, false);
+  return true;
+}
+
+/** A `WEIR_BLOB_UNAVAILABLE`: 503, retriable. */
+export function isUnavailable(err: unknown): boolean {
+  isCode('WEIR_BLOB_UNAVAILABLE', 503)(err);
+  assert.equal((err as WeirError).retriable, true);
+  return true;
+}
+
 function isAbort(err: unknown): boolean {
   assert.ok(err instanceof Error && err.name === 'AbortError', `expected an AbortError, got ${String(err)}`);
   return true;

@@ -11,20 +11,23 @@ import { blobStoreContract, isCode } from './blob-store.contract.js';
 
 const MIB = 1024 * 1024;
 
-async function tempDir(): Promise<{ dir: string; cleanup(): Promise<void> }> {
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'weir-fs-blob-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 blobStoreContract('fs', async () => {
-  const { dir, cleanup } = await tempDir();
-  return { store: await openFsBlobStore({ dir: join(dir, 'lake') }), partSize: 5 * MIB, cleanup };
+  const dir = await mkdtemp(join(tmpdir(), 'weir-fs-blob-'));
+  return { store: await openFsBlobStore({ dir: join(dir, 'lake') }), partSize: 5 * MIB, cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
 describe('fs blob store', () => {
-  it('openBlobStore defaults to <dataDir>/lake; localPath is the absolute file path', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('openBlobStore defaults to <dataDir>/lake; localPath is the absolute file path', () =>
+    inTempDir(async (dir) => {
       const store = await openBlobStore({}, { dataDir: dir });
       assert.equal(store.kind, 'fs');
       await store.put('source=s1/date=2026-11-22/hour=14/00000-00099.parquet', Buffer.from('PAR1'));
@@ -33,14 +36,10 @@ describe('fs blob store', () => {
       assert.equal((await stat(path!)).size, 4);
       const other = await openBlobStore({ kind: 'fs', dir: join(dir, 'elsewhere') }, { dataDir: dir });
       assert.equal(other.localPath('x'), join(dir, 'elsewhere', 'x'));
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('failed and aborted puts leave no temporary file behind', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('failed and aborted puts leave no temporary file behind', () =>
+    inTempDir(async (dir) => {
       const store = await openFsBlobStore({ dir });
       const boom = new Error('boom');
       const failing = new Readable({ read() { this.push(Buffer.alloc(1000)); this.destroy(boom); } });
@@ -48,14 +47,10 @@ describe('fs blob store', () => {
       await assert.rejects(store.put('a/x', Readable.from([Buffer.alloc(10)]), { signal: AbortSignal.abort() }), { name: 'AbortError' });
       assert.deepEqual(await readdir(join(dir, '.tmp')), []);
       assert.deepEqual(await readdir(dir), ['.tmp']);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('open removes temporary files of puts that died long ago, and keeps recent ones', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('open removes temporary files of puts that died long ago, and keeps recent ones', () =>
+    inTempDir(async (dir) => {
       await openFsBlobStore({ dir });
       await writeFile(join(dir, '.tmp', 'old.part'), 'half a file');
       await writeFile(join(dir, '.tmp', 'recent.part'), 'a put in progress');
@@ -63,14 +58,10 @@ describe('fs blob store', () => {
       await utimes(join(dir, '.tmp', 'old.part'), twoDaysAgo, twoDaysAgo);
       await openFsBlobStore({ dir });
       assert.deepEqual(await readdir(join(dir, '.tmp')), ['recent.part']);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('a key cannot also be the folder of other keys in a local directory', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('a key cannot also be the folder of other keys in a local directory', () =>
+    inTempDir(async (dir) => {
       const store = await openFsBlobStore({ dir });
       await store.put('a', Buffer.from('file'));
       await assert.rejects(store.put('a/b', Buffer.from('x')), isCode('WEIR_BLOB_INVALID_KEY'));
@@ -80,14 +71,10 @@ describe('fs blob store', () => {
       await assert.rejects(store.get('c'), isCode('WEIR_BLOB_NOT_FOUND'));
       assert.deepEqual(await readdir(join(dir, '.tmp')), []);
       assert.equal((await getBuffer(store, 'a')).toString(), 'file');
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('delete removes folders it leaves empty, never the root', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('delete removes folders it leaves empty, never the root', () =>
+    inTempDir(async (dir) => {
       const store = await openFsBlobStore({ dir: join(dir, 'lake') });
       await store.put('source=s1/date=2026-11-22/hour=14/a.parquet', Buffer.from('a'));
       await store.put('source=s1/date=2026-11-22/hour=15/b.parquet', Buffer.from('b'));
@@ -97,14 +84,10 @@ describe('fs blob store', () => {
       assert.deepEqual(await readdir(join(dir, 'lake')), ['.tmp']);
       await store.put('source=s1/date=2026-11-22/hour=15/b.parquet', Buffer.from('b'));
       assert.equal((await getBuffer(store, 'source=s1/date=2026-11-22/hour=15/b.parquet')).toString(), 'b');
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 
-  it('puts and deletes racing in one folder never lose a put', async () => {
-    const { dir, cleanup } = await tempDir();
-    try {
+  it('puts and deletes racing in one folder never lose a put', () =>
+    inTempDir(async (dir) => {
       const store = await openFsBlobStore({ dir });
       const keys = Array.from({ length: 50 }, (_, i) => `race/h=${i % 3}/k${i}`);
       await Promise.all(keys.map(async (k, i) => {
@@ -115,8 +98,5 @@ describe('fs blob store', () => {
       const listed: string[] = [];
       for await (const info of store.list('race/')) listed.push(info.key);
       assert.deepEqual(listed.sort(), kept);
-    } finally {
-      await cleanup();
-    }
-  });
+    }));
 });

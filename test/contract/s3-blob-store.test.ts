@@ -1,13 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { getBuffer, type BlobStore } from '../../src/blob/blob-store.js';
 import { openBlobStore } from '../../src/blob/open-blob-store.js';
 import { openS3BlobStore, type S3ClientLike } from '../../src/blob/s3/index.js';
-import { WeirError } from '../../src/errors/catalogue.js';
 import { S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3rver.js';
-import { blobStoreContract, isCode } from './blob-store.contract.js';
+import { assertEveryOperationRejects, blobStoreContract, isCode, isDenied, isUnavailable } from './blob-store.contract.js';
 
 const MIB = 1024 * 1024;
 const PART = 5 * MIB;
@@ -35,14 +35,6 @@ blobStoreContract('s3 (s3rver)', async () => {
 
 function rawClient(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
-}
-
-function isUnavailable(err: unknown): boolean {
-  assert.ok(err instanceof WeirError, String(err));
-  assert.equal(err.code, 'WEIR_BLOB_UNAVAILABLE', err.message);
-  assert.equal(err.retriable, true);
-  assert.equal(err.status, 503);
-  return true;
 }
 
 describe('S3 blob store', () => {
@@ -90,13 +82,7 @@ describe('S3 blob store', () => {
       { dataDir: '/nonexistent' },
     );
     try {
-      await Promise.all([
-        assert.rejects(store.put('x', Buffer.from('x')), isUnavailable),
-        assert.rejects(store.get('x'), isUnavailable),
-        assert.rejects(store.stat('x'), isUnavailable),
-        assert.rejects(store.delete('x'), isUnavailable),
-        assert.rejects(store.list('x')[Symbol.asyncIterator]().next(), isUnavailable),
-      ]);
+      await assertEveryOperationRejects(store, isUnavailable);
     } finally {
       await store.close();
     }
@@ -105,11 +91,7 @@ describe('S3 blob store', () => {
   it('unknown credentials are WEIR_BLOB_ACCESS_DENIED, not retriable', async () => {
     const store = await openS3BlobStore({ bucket: 'lake', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'NOBODY', secretAccessKey: 'x' });
     try {
-      const denied = isCode('WEIR_BLOB_ACCESS_DENIED', 403);
-      await assert.rejects(store.put('x', Buffer.from('x')), denied);
-      await assert.rejects(store.get('x'), denied);
-      await assert.rejects(store.list()[Symbol.asyncIterator]().next(), denied);
-      await assert.rejects(store.put('x', Buffer.from('x')), (err: unknown) => err instanceof WeirError && !err.retriable);
+      await assertEveryOperationRejects(store, isDenied);
     } finally {
       await store.close();
     }
@@ -118,6 +100,7 @@ describe('S3 blob store', () => {
   it('a missing bucket is WEIR_BLOB_CONTAINER_NOT_FOUND, not an object that is missing', async () => {
     const store = await openS3BlobStore({ bucket: 'no-such-bucket', endpoint: s3.endpoint, forcePathStyle: true, ...S3RVER_CREDENTIALS });
     try {
+      // A HEAD answer has no body to name the missing bucket: stat sees only a 404.
       const missing = isCode('WEIR_BLOB_CONTAINER_NOT_FOUND');
       await assert.rejects(store.put('x', Buffer.from('x')), missing);
       await assert.rejects(store.get('x'), missing);
@@ -147,6 +130,20 @@ describe('S3 blob store', () => {
     const small = randomBytes(100);
     await store.put('small', small);
     assert.deepEqual(await getBuffer(store, 'small'), small);
+  });
+
+  it('a connection lost in the middle of a body reaches the reader as WEIR_BLOB_UNAVAILABLE', async () => {
+    const client: S3ClientLike = {
+      send: (async () => {
+        const body = new Readable({ read() {} });
+        body.push(Buffer.alloc(100));
+        setImmediate(() => body.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+        return { Body: body };
+      }) as S3ClientLike['send'],
+      destroy: () => {},
+    };
+    const store = await openS3BlobStore({ bucket: 'lake', client });
+    await assert.rejects(getBuffer(store, 'x'), isUnavailable);
   });
 
   it('refuses a part size below S3 minimum and a page size above 1000', async () => {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { WeirError } from '../../errors/catalogue.js';
-import { checkRange, isValidKey, validateKey, type BlobInfo, type BlobStore, type GetOptions, type PutBody, type PutOptions } from '../blob-store.js';
+import type { BlobStore, PutBody, PutOptions } from '../blob-store.js';
 import { partedPut } from '../body-parts.js';
-import { isAbortError, mapStreamErrors, normalisePrefix, remoteError } from '../remote.js';
+import { normalisePrefix, RemoteBlobStore, type RemoteFailure, type RemotePage } from '../remote-blob-store.js';
 
 /** The part of the Azure SDK's container client the adapter uses; tests may pass a small fake. */
 export type AzureContainerLike = Pick<ContainerClient, 'getBlockBlobClient' | 'listBlobsFlat'>;
@@ -73,21 +73,23 @@ interface Tuning {
   pageSize: number;
 }
 
-class AzureBlobStore implements BlobStore {
+class AzureBlobStore extends RemoteBlobStore {
   readonly kind = 'azure' as const;
 
   constructor(
-    private readonly container: AzureContainerLike,
-    private readonly containerName: string,
-    private readonly prefix: string,
+    private readonly client: AzureContainerLike,
+    containerName: string,
+    prefix: string,
     private readonly tuning: Tuning,
-  ) {}
+  ) {
+    super(prefix, containerName);
+  }
 
-  async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<{ key: string; size: number }> {
-    const blob = this.blob(key);
+  protected upload(name: string, body: PutBody, opts: PutOptions, failure: (err: unknown) => Error): Promise<number> {
+    const blob = this.client.getBlockBlobClient(name);
     const { signal: abortSignal } = opts;
     const headers = opts.contentType ? { blobHTTPHeaders: { blobContentType: opts.contentType } } : {};
-    const size = await partedPut<string>(
+    return partedPut<string>(
       body,
       { partSize: this.tuning.blockSize, concurrency: this.tuning.blockConcurrency, ...(abortSignal ? { signal: abortSignal } : {}) },
       async (data) => {
@@ -109,118 +111,54 @@ class AzureBlobStore implements BlobStore {
             } catch (err) {
               // Committing a blob discards every uncommitted block, also those of another put
               // of the same key under way: that put lost the race and may simply be tried again.
-              if (codeOf(err) !== 'InvalidBlockList') throw err;
-              throw new WeirError('WEIR_BLOB_UNAVAILABLE', { store: 'azure', detail: `another put of ${key} committed first; try again` }, { cause: err });
+              if (this.describe(err).code !== 'InvalidBlockList') throw err;
+              throw new WeirError('WEIR_BLOB_UNAVAILABLE', { store: this.kind, detail: `another put of ${name} committed first; try again` }, { cause: err });
             }
           },
           // Uncommitted blocks are invisible and Azure discards them after a week.
           abort: async () => {},
         };
       },
-      (err) => this.failure(err, key),
+      failure,
     );
-    return { key, size };
   }
 
-  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
-    const blob = this.blob(key);
-    const range = checkRange(opts.range);
-    if (range === 'empty') {
-      if (!(await this.stat(key))) throw new WeirError('WEIR_BLOB_NOT_FOUND', { store: this.kind, key });
-      return Readable.from([]);
-    }
-    try {
-      const r = await blob.download(range?.offset ?? 0, range?.length, { abortSignal: opts.signal });
-      const body = r.readableStreamBody as Readable | undefined;
-      if (!body) return Readable.from([]);
-      return mapStreamErrors(body, (err) => this.failure(err, key));
-    } catch (err) {
-      // A range starting at or past the end of an existing blob.
-      if (statusOf(err) === 416) return Readable.from([]);
-      throw this.failure(err, key);
-    }
+  protected async download(name: string, range: { offset: number; length?: number } | undefined, abortSignal?: AbortSignal): Promise<Readable | undefined> {
+    const r = await this.client.getBlockBlobClient(name).download(range?.offset ?? 0, range?.length, { abortSignal });
+    return r.readableStreamBody as Readable | undefined;
   }
 
-  async stat(key: string): Promise<BlobInfo | undefined> {
-    const blob = this.blob(key);
-    try {
-      const p = await blob.getProperties();
-      return { key, size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0) };
-    } catch (err) {
-      if (statusOf(err) === 404 && !isContainerMissing(err)) return undefined;
-      throw this.failure(err, key);
-    }
+  protected async head(name: string): Promise<{ size: number; lastModified: Date }> {
+    const p = await this.client.getBlockBlobClient(name).getProperties();
+    return { size: p.contentLength ?? 0, lastModified: p.lastModified ?? new Date(0) };
   }
 
-  async *list(prefix = ''): AsyncIterable<BlobInfo> {
-    const pages = this.container.listBlobsFlat({ prefix: this.prefix + prefix }).byPage({ maxPageSize: this.tuning.pageSize });
-    for (;;) {
-      let page;
-      try {
-        page = await pages.next();
-      } catch (err) {
-        throw this.failure(err, undefined);
-      }
-      if (page.done) return;
-      for (const b of page.value.segment.blobItems) {
-        const key = b.name.slice(this.prefix.length);
-        // Names Weir would refuse (folder markers, `a//b`) are someone else's blobs.
-        if (!isValidKey(key)) continue;
-        yield { key, size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified };
-      }
-    }
+  protected async remove(name: string): Promise<void> {
+    await this.client.getBlockBlobClient(name).delete({ deleteSnapshots: 'include' });
   }
 
-  async delete(key: string): Promise<void> {
-    const blob = this.blob(key);
-    try {
-      await blob.delete({ deleteSnapshots: 'include' });
-    } catch (err) {
-      if (statusOf(err) === 404 && !isContainerMissing(err)) return;
-      throw this.failure(err, key);
-    }
+  protected async listPage(prefix: string, continuationToken: string | undefined): Promise<RemotePage> {
+    const pages = this.client.listBlobsFlat({ prefix }).byPage({ maxPageSize: this.tuning.pageSize, ...(continuationToken ? { continuationToken } : {}) });
+    const page = await pages.next();
+    if (page.done) return { items: [], next: undefined };
+    return {
+      items: page.value.segment.blobItems.map((b) => ({ name: b.name, size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified })),
+      next: page.value.continuationToken || undefined,
+    };
   }
 
-  localPath(key: string): string | undefined {
-    validateKey(key);
-    return undefined;
-  }
-
-  async close(): Promise<void> {}
-
-  private blob(key: string) {
-    return this.container.getBlockBlobClient(this.prefix + validateKey(key));
-  }
-
-  private failure(err: unknown, key: string | undefined): Error {
-    if (isAbortError(err) || err instanceof WeirError) return err as Error;
-    const e = err as { message?: unknown };
-    return remoteError(
-      { status: statusOf(err), code: codeOf(err), message: typeof e.message === 'string' ? e.message : String(err), cause: err },
-      { store: 'azure', container: this.containerName, ...(key !== undefined ? { key } : {}) },
-    );
+  /** A HEAD answer has no body, so its storage error code is only in a header. */
+  protected describe(err: unknown): Omit<RemoteFailure, 'cause'> {
+    const e = err as RestErrorFields | null;
+    const code = [e?.details?.errorCode, e?.response?.headers?.get?.('x-ms-error-code'), e?.code].find((c): c is string => typeof c === 'string' && c !== '');
+    return { status: typeof e?.statusCode === 'number' ? e.statusCode : undefined, code, message: typeof e?.message === 'string' ? e.message : String(err) };
   }
 }
 
 interface RestErrorFields {
   statusCode?: unknown;
   code?: unknown;
+  message?: unknown;
   details?: { errorCode?: unknown };
   response?: { headers?: { get?(name: string): string | undefined } };
-}
-
-function statusOf(err: unknown): number | undefined {
-  const s = (err as RestErrorFields | null)?.statusCode;
-  return typeof s === 'number' ? s : undefined;
-}
-
-/** The storage error code; a HEAD answer has no body, so its code is only in a header. */
-function codeOf(err: unknown): string | undefined {
-  const e = err as RestErrorFields | null;
-  const candidates = [e?.details?.errorCode, e?.response?.headers?.get?.('x-ms-error-code'), e?.code];
-  return candidates.find((c): c is string => typeof c === 'string' && c !== '');
-}
-
-function isContainerMissing(err: unknown): boolean {
-  return codeOf(err) === 'ContainerNotFound';
 }

@@ -270,13 +270,14 @@ const CONFLICT = new Set(['ENOTDIR', 'EISDIR', 'EEXIST', 'ENOTEMPTY']);
 function fsFailure(err: unknown, key: string): Error {
   if (err instanceof WeirError) return err;
   const code = codeOf(err) ?? '';
-  const detail = err instanceof Error ? err.message : String(err);
+  const said = err instanceof Error ? err.message : String(err);
+  const detail = key === '' ? said : `${key}: ${said}`;
   const options = { cause: err };
   if (TRANSIENT.has(code)) return new WeirError('WEIR_BLOB_UNAVAILABLE', { store: 'fs', detail }, options);
   if (DENIED.has(code)) return new WeirError('WEIR_BLOB_ACCESS_DENIED', { store: 'fs', key, detail }, options);
   if (CONFLICT.has(code)) {
     return new WeirError('WEIR_BLOB_INVALID_KEY', { key, detail: `in a local directory a key cannot also be the folder of other keys (${code})` }, options);
   }
-  if (code === 'ENAMETOOLONG') return new WeirError('WEIR_BLOB_INVALID_KEY', { key, detail: detail }, options);
+  if (code === 'ENAMETOOLONG') return new WeirError('WEIR_BLOB_INVALID_KEY', { key, detail: said }, options);
   return new WeirError('WEIR_BLOB_FAILED', { store: 'fs', key, detail }, options);
 }

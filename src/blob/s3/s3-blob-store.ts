@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -13,9 +13,9 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { WeirError } from '../../errors/catalogue.js';
-import { checkRange, isValidKey, validateKey, type BlobInfo, type BlobStore, type GetOptions, type PutBody, type PutOptions } from '../blob-store.js';
+import type { BlobStore, PutBody, PutOptions } from '../blob-store.js';
 import { partedPut } from '../body-parts.js';
-import { isAbortError, mapStreamErrors, normalisePrefix, remoteError } from '../remote.js';
+import { normalisePrefix, RemoteBlobStore, type RemoteFailure, type RemotePage } from '../remote-blob-store.js';
 
 /** The part of the AWS SDK client the adapter uses; tests may pass a small fake. */
 export type S3ClientLike = Pick<S3Client, 'send' | 'destroy'>;
@@ -46,6 +46,7 @@ export interface S3BlobStoreOptions {
 
 const MIB = 1024 * 1024;
 const S3_MIN_PART = 5 * MIB;
+const S3_MAX_PARTS = 10_000;
 
 /**
  * A BlobStore in an S3 bucket (AWS, MinIO, Ceph, R2, ...). Puts up to `partSize` are one
@@ -92,22 +93,23 @@ interface Tuning {
   pageSize: number;
 }
 
-class S3BlobStore implements BlobStore {
+class S3BlobStore extends RemoteBlobStore {
   readonly kind = 's3' as const;
 
   constructor(
     private readonly client: S3ClientLike,
     private readonly ownsClient: boolean,
     private readonly bucket: string,
-    private readonly prefix: string,
+    prefix: string,
     private readonly tuning: Tuning,
-  ) {}
+  ) {
+    super(prefix, bucket);
+  }
 
-  async put(key: string, body: PutBody, opts: PutOptions = {}): Promise<{ key: string; size: number }> {
-    const Key = this.prefix + validateKey(key);
+  protected upload(Key: string, body: PutBody, opts: PutOptions, failure: (err: unknown) => Error): Promise<number> {
     const { bucket: Bucket } = this;
     const { signal: abortSignal, contentType: ContentType } = opts;
-    const size = await partedPut<CompletedPart>(
+    return partedPut<CompletedPart>(
       body,
       { partSize: this.tuning.partSize, concurrency: this.tuning.partConcurrency, ...(abortSignal ? { signal: abortSignal } : {}) },
       async (data) => {
@@ -118,6 +120,9 @@ class S3BlobStore implements BlobStore {
         return {
           part: async (p) => {
             const PartNumber = p.index + 1;
+            if (PartNumber > S3_MAX_PARTS) {
+              throw new WeirError('WEIR_BLOB_FAILED', { store: this.kind, detail: `${Key}: a body over ${S3_MAX_PARTS} parts of ${this.tuning.partSize} bytes; raise partSize` });
+            }
             const r = await this.client.send(
               new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: p.data, ContentLength: p.data.length }),
               { abortSignal },
@@ -133,95 +138,41 @@ class S3BlobStore implements BlobStore {
           },
         };
       },
-      (err) => this.failure(err, key),
+      failure,
     );
-    return { key, size };
   }
 
-  async get(key: string, opts: GetOptions = {}): Promise<Readable> {
-    const Key = this.prefix + validateKey(key);
-    const range = checkRange(opts.range);
-    if (range === 'empty') {
-      if (!(await this.stat(key))) throw new WeirError('WEIR_BLOB_NOT_FOUND', { store: this.kind, key });
-      return Readable.from([]);
-    }
+  protected async download(Key: string, range: { offset: number; length?: number } | undefined, abortSignal?: AbortSignal): Promise<Readable | undefined> {
     const Range = range && `bytes=${range.offset}-${range.length === undefined ? '' : range.offset + range.length - 1}`;
-    try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal: opts.signal });
-      const body = r.Body as Readable | undefined;
-      if (!body) return Readable.from([]);
-      return mapStreamErrors(body, (err) => this.failure(err, key));
-    } catch (err) {
-      // A range starting at or past the end of an existing object.
-      if (statusOf(err) === 416) return Readable.from([]);
-      throw this.failure(err, key);
-    }
+    const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
+    return r.Body as Readable | undefined;
   }
 
-  async stat(key: string): Promise<BlobInfo | undefined> {
-    const Key = this.prefix + validateKey(key);
-    try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
-      return { key, size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0) };
-    } catch (err) {
-      if (statusOf(err) === 404) return undefined;
-      throw this.failure(err, key);
-    }
+  protected async head(Key: string): Promise<{ size: number; lastModified: Date }> {
+    const r = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+    return { size: r.ContentLength ?? 0, lastModified: r.LastModified ?? new Date(0) };
   }
 
-  async *list(prefix = ''): AsyncIterable<BlobInfo> {
-    let ContinuationToken: string | undefined;
-    do {
-      let page;
-      try {
-        page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, MaxKeys: this.tuning.pageSize, ContinuationToken }),
-        );
-      } catch (err) {
-        throw this.failure(err, undefined);
-      }
-      for (const o of page.Contents ?? []) {
-        const key = o.Key?.slice(this.prefix.length);
-        // Folder markers (`dir/`) and names Weir would refuse are someone else's objects.
-        if (key === undefined || !isValidKey(key)) continue;
-        yield { key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) };
-      }
-      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (ContinuationToken);
+  protected async remove(Key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
   }
 
-  async delete(key: string): Promise<void> {
-    const Key = this.prefix + validateKey(key);
-    try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
-    } catch (err) {
-      if (statusOf(err) === 404 && codeOf(err) !== 'NoSuchBucket') return;
-      throw this.failure(err, key);
-    }
+  protected async listPage(Prefix: string, ContinuationToken: string | undefined): Promise<RemotePage> {
+    const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix, MaxKeys: this.tuning.pageSize, ContinuationToken }));
+    return {
+      items: (page.Contents ?? []).map((o) => ({ name: o.Key ?? '', size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) })),
+      next: page.IsTruncated ? page.NextContinuationToken : undefined,
+    };
   }
 
-  localPath(key: string): string | undefined {
-    validateKey(key);
-    return undefined;
+  protected describe(err: unknown): Omit<RemoteFailure, 'cause'> {
+    const e = err as { message?: unknown; $metadata?: { httpStatusCode?: number } } | null;
+    return { status: e?.$metadata?.httpStatusCode, code: codeOf(err), message: typeof e?.message === 'string' ? e.message : String(err) };
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     if (this.ownsClient) this.client.destroy();
   }
-
-  private failure(err: unknown, key: string | undefined): Error {
-    if (isAbortError(err) || err instanceof WeirError) return err as Error;
-    const e = err as { message?: unknown };
-    return remoteError(
-      { status: statusOf(err), code: codeOf(err), message: typeof e.message === 'string' ? e.message : String(err), cause: err },
-      { store: 's3', container: this.bucket, ...(key !== undefined ? { key } : {}) },
-    );
-  }
-}
-
-function statusOf(err: unknown): number | undefined {
-  const m = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
-  return m?.httpStatusCode;
 }
 
 /** The service's code, else a network code from the error or its cause. */
