@@ -10,6 +10,12 @@ import { openS3BlobStore } from './s3/index.js';
  * Where the lake's files live, as a fragment of the configuration schema. Every option has a
  * default; an empty object is a local directory under the data directory. Empty strings mean
  * "not set".
+ *
+ * @example
+ * ```ts
+ * const ConfigSchema = Type.Object({ lake: Type.Object({ storage: LakeStorageSchema }, { default: {} }) });
+ * // weir.yaml: lake: { storage: { kind: s3, s3: { bucket: events, endpoint: "http://minio:9000", forcePathStyle: true } } }
+ * ```
  */
 export const LakeStorageSchema = Type.Object(
   {

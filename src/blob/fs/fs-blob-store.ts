@@ -166,18 +166,19 @@ class FsBlobStore implements BlobStore {
   private async place(tmp: string, target: string): Promise<void> {
     const dir = dirname(target);
     for (let attempt = 1; ; attempt++) {
-      const first = await fsp.mkdir(dir, { recursive: true });
-      if (first !== undefined) {
-        // Each new folder's entry lives in its parent: sync from the parent of the first new one down.
-        for (let d = dir; d !== dirname(first); ) {
-          d = dirname(d);
-          await nodeFileLayer.syncDir(d);
-        }
-      }
       try {
+        const first = await fsp.mkdir(dir, { recursive: true });
+        if (first !== undefined) {
+          // Each new folder's entry lives in its parent: sync from the parent of the first new one down.
+          for (let d = dir; d !== dirname(first); ) {
+            d = dirname(d);
+            await nodeFileLayer.syncDir(d);
+          }
+        }
         await fsp.rename(tmp, target);
         break;
       } catch (err) {
+        // A concurrent delete pruned a folder it had emptied, between our mkdir and rename.
         if (codeOf(err) !== 'ENOENT' || attempt === PLACE_ATTEMPTS) throw err;
       }
     }
