@@ -82,10 +82,10 @@ export const ERRORS = {
   // the lake's object storage (local directory, S3, Azure Blob)
   WEIR_BLOB_INVALID_KEY: spec(400, 'invalid blob key "{key}": {detail}'),
   WEIR_BLOB_NOT_FOUND: spec(404, 'no blob {key} in the {store} store'),
-  WEIR_BLOB_ACCESS_DENIED: spec(403, 'the {store} store refused access to {key}: {detail}'),
+  WEIR_BLOB_ACCESS_DENIED: spec(403, 'the {store} store refused access: {detail}'),
   WEIR_BLOB_CONTAINER_NOT_FOUND: spec(500, 'the {store} store has no bucket or container {container}'),
   WEIR_BLOB_UNAVAILABLE: spec(503, 'the {store} store is unavailable: {detail}', true),
-  WEIR_BLOB_FAILED: spec(500, 'the {store} store failed on {key}: {detail}'),
+  WEIR_BLOB_FAILED: spec(500, 'the {store} store failed: {detail}'),
 
   // management API
   WEIR_API_NOT_FOUND: spec(404, 'no route {method} {url}'),

@@ -1,0 +1,1 @@
+export { openAzureBlobStore, type AzureBlobStoreOptions, type AzureContainerLike } from './azure-blob-store.js';

@@ -1,0 +1,1 @@
+export { openFsBlobStore, type FsBlobStoreOptions } from './fs-blob-store.js';

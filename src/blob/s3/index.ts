@@ -1,0 +1,1 @@
+export { openS3BlobStore, type S3BlobStoreOptions, type S3ClientLike } from './s3-blob-store.js';
