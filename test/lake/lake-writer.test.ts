@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -13,6 +13,8 @@ import { parseEventFileKey } from '../../src/lake/lake-layout.js';
 import { queryLake, readLakeEvents } from '../../src/lake/lake-reader.js';
 import { LAKE_GROUP, runLakeWriter } from '../../src/lake/lake-writer.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { startAzurite } from '../helpers/azurite.js';
+import { S3RVER_CREDENTIALS, startS3rver } from '../helpers/s3rver.js';
 import { openSqliteStateStore } from '../../src/state/sqlite/index.js';
 import type { StateStore } from '../../src/state/state-store.js';
 
@@ -24,10 +26,11 @@ interface Fixture {
   close(): Promise<void>;
 }
 
-async function fixture(): Promise<Fixture> {
+async function fixture(remote?: () => Promise<{ blob: BlobStore; stop(): Promise<void> }>): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-lake-'));
   const log = await openFileEventLog({ dir: join(dir, 'log') });
-  const blob = await openBlobStore({ kind: 'fs', dir: join(dir, 'lake') }, { dataDir: dir });
+  const server = remote ? await remote() : undefined;
+  const blob = server?.blob ?? (await openBlobStore({ kind: 'fs', dir: join(dir, 'lake') }, { dataDir: dir }));
   const state = await openSqliteStateStore({ file: join(dir, 'weir.sqlite') });
   await state.bootstrap();
   return {
@@ -38,6 +41,7 @@ async function fixture(): Promise<Fixture> {
     async close() {
       await log.close();
       await blob.close();
+      await server?.stop();
       await state.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -208,3 +212,45 @@ test('files are cut by age as well as by size', async () => {
     await fx.close();
   }
 });
+
+const REMOTES = {
+  's3 (s3rver)': async () => {
+    const s3 = await startS3rver(['lake']);
+    const blob = await openBlobStore({ kind: 's3', s3: { bucket: 'lake', prefix: 'weir', endpoint: s3.endpoint, forcePathStyle: true, ...S3RVER_CREDENTIALS } }, { dataDir: '' });
+    return { blob, stop: s3.stop };
+  },
+  'azure (Azurite)': async () => {
+    const az = await startAzurite();
+    const { BlobServiceClient } = await import('@azure/storage-blob');
+    await BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('lake').create();
+    const blob = await openBlobStore({ kind: 'azure', azure: { connectionString: az.connectionString, container: 'lake', prefix: 'weir' } }, { dataDir: '' });
+    return { blob, stop: az.stop };
+  },
+};
+
+for (const [name, remote] of Object.entries(REMOTES)) {
+  test(`a remote lake on ${name}: written, then queried through a cache of only the needed dates`, async () => {
+    const fx = await fixture(remote);
+    try {
+      const events = knownEvents(300).map((e, i) => {
+        // Two days, so a date filter has something to leave out.
+        const day = i % 2 === 0 ? '2026-11-21' : '2026-11-22';
+        return { ...e, event: { ...e.event, receivedAt: `${day}${String(e.event.receivedAt).slice(10)}` } as Record<string, unknown> };
+      });
+      await append(fx.log, events);
+      await writeAll(fx);
+      assert.equal(fx.blob.localPath('x'), undefined);
+      for (const sourceId of ['src_app', 'src_web']) {
+        const expected = events.filter((e) => e.sourceId === sourceId).map((e) => String(e.event.messageId)).sort();
+        assert.deepEqual(await lakeIds(fx, sourceId), expected);
+      }
+      const cache = join(fx.dir, 'day-cache');
+      const r = await queryLake({ blob: fx.blob, sourceId: 'src_web', sql: 'select count(*) from events', cacheDir: cache, since: '2026-11-22' });
+      assert.equal(Number(r.rows[0]![0]), events.filter((e) => e.sourceId === 'src_web' && String(e.event.receivedAt).startsWith('2026-11-22')).length);
+      const cached = readdirSync(join(cache, 'source=src_web'));
+      assert.deepEqual(cached, ['date=2026-11-22'], 'only the requested date was downloaded');
+    } finally {
+      await fx.close();
+    }
+  });
+}
