@@ -82,6 +82,8 @@ interface Plan {
 // Parquet with zstd is typically 5–15× smaller than the JSON records; the estimate starts at
 // the cautious end and learns from every file written.
 const INITIAL_RATIO = 0.2;
+/** Rows buffered in JavaScript per file before they go to DuckDB (one vector). */
+const APPEND_ROWS = 2048;
 
 function hiveId(h: HivePartition): string {
   return `${h.sourceId}/${h.date}/${h.hour}`;
@@ -200,7 +202,8 @@ export async function runLakeWriter(opts: LakeWriterOptions): Promise<void> {
       const now = Date.now();
       let cutAny = false;
       for (const f of [...open.values()]) {
-        await flushPending(f);
+        // Appending in vector-sized chunks: an appender per handful of rows cost more than the rows.
+        if (f.pending.length >= APPEND_ROWS) await flushPending(f);
         if (f.plannedLast !== undefined) continue;
         if (now - f.openedAt >= maxAge) {
           f.key = eventFileKey(f.hive, f.logPartition, f.first, f.last);
