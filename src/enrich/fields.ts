@@ -1,0 +1,62 @@
+/**
+ * Reading and filling the Segment fields the enrichment steps share.
+ *
+ * Ownership rule of the steps: the `context` a step receives is the enricher's own shallow copy
+ * of the event's context, so a step may assign its keys. Objects nested in it (`page`,
+ * `campaign`, `traits`, ...) are the client's, and may be shared with other events of the same
+ * batch (batch-level context is merged shallowly), so steps replace them with copies and never
+ * write into them.
+ */
+
+export type Fields = Record<string, unknown>;
+
+export function isPlainObject(v: unknown): v is Fields {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A page field (`url`, `referrer`, `search`) of an event: `context.page.<name>`, or for page calls
+ * `properties.<name>` (server-side libraries send page data only there).
+ */
+export function pageField(event: Fields, context: Fields, name: 'url' | 'referrer' | 'search'): string | undefined {
+  const page = context.page;
+  if (isPlainObject(page)) {
+    const v = page[name];
+    if (typeof v === 'string') return v;
+  }
+  if (event.type === 'page') {
+    const properties = event.properties;
+    if (isPlainObject(properties)) {
+      const v = properties[name];
+      if (typeof v === 'string') return v;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Sets `context[key]` to what the server derived, without clobbering what the client sent: an
+ * absent value takes `derived` as is; a client object keeps its own fields and gains only the
+ * missing ones (in a new object); any other client value is left alone.
+ *
+ * @example
+ * ```ts
+ * const context = { device: { type: 'ios', model: 'iPhone15,2' } };
+ * fillMissing(context, 'device', { type: 'mobile' }); // context.device unchanged: the client said 'ios'
+ * fillMissing(context, 'os', { name: 'iOS', version: '18.1' }); // context.os set
+ * ```
+ */
+export function fillMissing(context: Fields, key: string, derived: Readonly<Fields>): void {
+  const client = context[key];
+  if (client === undefined || client === null) {
+    context[key] = derived;
+    return;
+  }
+  if (!isPlainObject(client)) return;
+  for (const k in derived) {
+    if (client[k] === undefined) {
+      context[key] = { ...derived, ...client };
+      return;
+    }
+  }
+}
