@@ -1,13 +1,23 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { WeirError, errorMessage } from '../errors/catalogue.js';
-import { createEnricher, DEFAULT_ENRICH_SETTINGS, openGeoIp, type EnrichSettings, type GeoIpReader } from './enricher.js';
-import { writeCityDatabase } from '../../test/helpers/geoip-fixture.js';
+import { createEnricher, DEFAULT_ENRICH_SETTINGS, type EnrichSettings, type GeoIpReader } from './enricher.js';
+import { useCityDatabase } from '../../test/helpers/geoip-fixture.js';
 import { UA } from '../../test/helpers/user-agents.js';
 
 const SALT = Buffer.from('weir-test-salt-0123456789');
 const settings = (over: Partial<EnrichSettings> = {}): EnrichSettings => ({ ...DEFAULT_ENRICH_SETTINGS, ...over });
+
+const QUERY = 'utm_source=newsletter&utm_medium=email&utm_campaign=spring';
+const PAGE = {
+  url: `https://www.example.com/sale?${QUERY}`,
+  path: '/sale',
+  search: `?${QUERY}`,
+  referrer: 'https://mail.google.com/',
+  title: 'Spring sale',
+};
+const LIBRARY = { name: 'analytics.js', version: 'next-1.70.0' };
 
 /** A page view as analytics.js sends it, after the collector's normalisation. */
 function pageView(over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -17,31 +27,17 @@ function pageView(over: Record<string, unknown> = {}): Record<string, unknown> {
     userId: 'user-7',
     messageId: 'm-1',
     properties: { title: 'Spring sale' },
-    context: {
-      ip: '81.2.69.160',
-      userAgent: UA.iphoneSafari,
-      locale: 'en-GB',
-      library: { name: 'analytics.js', version: 'next-1.70.0' },
-      page: {
-        url: 'https://www.example.com/sale?utm_source=newsletter&utm_medium=email&utm_campaign=spring',
-        path: '/sale',
-        search: '?utm_source=newsletter&utm_medium=email&utm_campaign=spring',
-        referrer: 'https://mail.google.com/',
-        title: 'Spring sale',
-      },
-    },
+    context: { ip: '81.2.69.160', userAgent: UA.iphoneSafari, locale: 'en-GB', library: { ...LIBRARY }, page: { ...PAGE } },
     ...over,
   };
 }
 
 describe('createEnricher', () => {
-  let db: { path: string; cleanup: () => void };
+  const db = useCityDatabase();
   let geoip: GeoIpReader;
-  before(async () => {
-    db = writeCityDatabase();
-    geoip = await openGeoIp(db.path);
+  before(() => {
+    geoip = db().geoip;
   });
-  after(() => db.cleanup());
 
   it('default settings: every enrichment, ip truncated, geoip from the full address', () => {
     const enrich = createEnricher({ settings: DEFAULT_ENRICH_SETTINGS, geoip, salt: SALT });
@@ -53,16 +49,8 @@ describe('createEnricher', () => {
       ip: '81.2.69.0',
       userAgent: UA.iphoneSafari,
       locale: 'en-GB',
-      library: { name: 'analytics.js', version: 'next-1.70.0' },
-      page: {
-        url: 'https://www.example.com/sale?utm_source=newsletter&utm_medium=email&utm_campaign=spring',
-        path: '/sale',
-        search: '?utm_source=newsletter&utm_medium=email&utm_campaign=spring',
-        referrer: 'https://mail.google.com/',
-        title: 'Spring sale',
-        host: 'www.example.com',
-        query: 'utm_source=newsletter&utm_medium=email&utm_campaign=spring',
-      },
+      library: LIBRARY,
+      page: { ...PAGE, host: 'www.example.com', query: QUERY },
       browser: { name: 'Mobile Safari', version: '18.1' },
       os: { name: 'iOS', version: '18.1' },
       device: { type: 'mobile' },

@@ -1,7 +1,7 @@
 import { WeirError, type ErrorParams } from '../errors/catalogue.js';
 import { detectBotInContext, flagBot } from './bot.js';
 import { enrichCampaign } from './campaign.js';
-import { isPlainObject, type Fields } from './fields.js';
+import { copyFields, isPlainObject, type Fields } from './fields.js';
 import { enrichPageUrl } from './page-url.js';
 import { enrichLocation, type GeoIpReader } from './privacy/geoip.js';
 import { applyIpMode, type IpMode } from './privacy/ip.js';
@@ -94,7 +94,7 @@ export function createEnricher(opts: { settings: EnrichSettings; geoip?: GeoIpRe
       const clientContext = own ?? undefined;
       const bot = detectBotInContext(clientContext);
       if (bot.bot && failBots) return { ok: false, code: 'WEIR_EVENT_BOT', params: { name: bot.name ?? 'empty user agent' } };
-      const context: Fields = clientContext === undefined ? {} : { ...clientContext };
+      const context: Fields = clientContext === undefined ? {} : copyFields(clientContext);
       flagBot(context, bot);
       if (userAgent) enrichUserAgent(context);
       if (pageUrl) enrichPageUrl(event, context);

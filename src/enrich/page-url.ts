@@ -1,4 +1,4 @@
-import { isPlainObject, pageField, type Fields } from './fields.js';
+import { copyFields, isPlainObject, pageField, type Fields } from './fields.js';
 import { splitUrl } from './url.js';
 
 /**
@@ -27,7 +27,7 @@ export function enrichPageUrl(event: Fields, context: Fields): void {
   const addPath = client?.path === undefined;
   const addQuery = client?.query === undefined;
   if (!addHost && !addPath && !addQuery) return;
-  const page: Fields = { ...client };
+  const page = client === undefined ? {} : copyFields(client);
   if (addHost) page.host = parts.host;
   if (addPath) page.path = parts.path;
   if (addQuery) page.query = parts.query;

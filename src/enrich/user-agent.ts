@@ -35,7 +35,9 @@ function nameAndVersion(name: string | undefined, version: string | undefined): 
 }
 
 function parse(ua: string): UserAgentFacts {
-  const r = parser.setUA(ua).getResult();
+  // The three parts only: getResult() would also parse the engine and CPU (~20 % more time).
+  parser.setUA(ua);
+  const r = { browser: parser.getBrowser(), os: parser.getOS(), device: parser.getDevice() };
   // ua-parser has no type for desktops: no type means desktop, unless the agent is a bot.
   const type: DeviceType = detectBot(ua).bot ? 'bot' : (DEVICE_TYPES.get(r.device.type ?? '') ?? 'desktop');
   const facts: { -readonly [K in keyof UserAgentFacts]: UserAgentFacts[K] } = { device: DEVICES.get(type)! };

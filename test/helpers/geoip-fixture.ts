@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openGeoIp, type GeoIpReader } from '../../src/enrich/privacy/geoip.js';
 import { writeMmdb, type MmdbNetwork, type MmdbValue } from './mmdb-writer.js';
 
 function place(country: [iso: string, name: string], subdivision?: [iso: string, name: string], city?: string): MmdbValue {
@@ -32,10 +34,41 @@ export const CITY_NETWORKS: readonly MmdbNetwork[] = [
   { network: '67.43.156.0/24', data: { registered_country: { geoname_id: 6, iso_code: 'BT', names: { en: 'Bhutan' } } } },
 ];
 
-/** Writes the City fixture to a temporary directory; call `cleanup` when done. */
-export function writeCityDatabase(databaseType = 'GeoLite2-City'): { path: string; cleanup: () => void } {
+export interface CityDatabase {
+  /** The .mmdb file, in a temporary directory of its own. */
+  path: string;
+  /** The file opened with {@link openGeoIp}. */
+  geoip: GeoIpReader;
+  cleanup: () => void;
+}
+
+/** Writes the City fixture to a temporary directory and opens it; call `cleanup` when done. */
+export async function openCityDatabase(): Promise<CityDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'weir-geoip-'));
   const path = join(dir, 'city.mmdb');
-  writeFileSync(path, writeMmdb({ databaseType, networks: CITY_NETWORKS }));
-  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  writeFileSync(path, writeMmdb({ databaseType: 'GeoLite2-City', networks: CITY_NETWORKS }));
+  return { path, geoip: await openGeoIp(path), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Opens the City fixture before the tests of the calling suite and removes it after them.
+ *
+ * @example
+ * ```ts
+ * describe('x', () => {
+ *   const db = useCityDatabase();
+ *   it('looks up', () => db().geoip.lookup('81.2.69.160'));
+ * });
+ * ```
+ */
+export function useCityDatabase(): () => CityDatabase {
+  let db: CityDatabase | undefined;
+  before(async () => {
+    db = await openCityDatabase();
+  });
+  after(() => db?.cleanup());
+  return () => {
+    if (db === undefined) throw new Error('the City fixture is opened in before()');
+    return db;
+  };
 }

@@ -1,24 +1,22 @@
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { open, type CityResponse } from 'maxmind';
 import { WeirError } from '../../errors/catalogue.js';
 import { enrichLocation, geoIpReaderFrom, openGeoIp, type GeoIpReader } from './geoip.js';
-import { CITY_NETWORKS, writeCityDatabase } from '../../../test/helpers/geoip-fixture.js';
+import { CITY_NETWORKS, useCityDatabase } from '../../../test/helpers/geoip-fixture.js';
 import { writeMmdb } from '../../../test/helpers/mmdb-writer.js';
 
 describe('GeoIP', () => {
-  let db: { path: string; cleanup: () => void };
+  const db = useCityDatabase();
   let geoip: GeoIpReader;
-  before(async () => {
-    db = writeCityDatabase();
-    geoip = await openGeoIp(db.path);
+  before(() => {
+    geoip = db().geoip;
   });
-  after(() => db.cleanup());
 
   it('the test database reads back with the maxmind Reader, record for record', async () => {
-    const reader = await open<CityResponse>(db.path);
+    const reader = await open<CityResponse>(db().path);
     assert.equal(reader.metadata.databaseType, 'GeoLite2-City');
     assert.equal(reader.metadata.ipVersion, 6);
     assert.equal(reader.metadata.recordSize, 24);
@@ -71,7 +69,7 @@ describe('GeoIP', () => {
 
   it('caches per address', async () => {
     let calls = 0;
-    const reader = await open<CityResponse>(db.path);
+    const reader = await open<CityResponse>(db().path);
     const counting = Object.assign(Object.create(reader) as typeof reader, {
       get: (ip: string) => (calls++, reader.get(ip)),
     });
@@ -89,11 +87,11 @@ describe('GeoIP', () => {
       assert.match(err.message, pattern);
       return true;
     };
-    await assert.rejects(openGeoIp(join(dirname(db.path), 'missing.mmdb')), isConfigError(/cannot open GeoIP database .*missing\.mmdb/));
-    const asn = join(dirname(db.path), 'asn.mmdb');
+    await assert.rejects(openGeoIp(join(dirname(db().path), 'missing.mmdb')), isConfigError(/cannot open GeoIP database .*missing\.mmdb/));
+    const asn = join(dirname(db().path), 'asn.mmdb');
     writeFileSync(asn, writeMmdb({ databaseType: 'GeoLite2-ASN', networks: [{ network: '1.0.0.0/24', data: { autonomous_system_number: 13335 } }] }));
     await assert.rejects(openGeoIp(asn), isConfigError(/is a GeoLite2-ASN database, not a City or Country one/));
-    const garbage = join(dirname(db.path), 'garbage.mmdb');
+    const garbage = join(dirname(db().path), 'garbage.mmdb');
     writeFileSync(garbage, 'not a database');
     await assert.rejects(openGeoIp(garbage), isConfigError(/cannot open GeoIP database/));
   });

@@ -6,62 +6,103 @@ export type IpMode = 'keep' | 'truncate' | 'drop';
 /** An address, parsed: IPv4 as 4 octets, IPv6 as 8 16-bit groups. */
 export type ParsedIp = { v: 4; octets: number[] } | { v: 6; groups: number[] };
 
-function parseV4(s: string): number[] | null {
-  const octets: number[] = [];
-  let n = 0;
+// Hand-written scanners rather than split and regular expressions: truncation runs for every
+// event, and these allocate nothing but the result.
+
+const NOT_AN_ADDRESS = -1;
+
+/**
+ * Scans s[from, to) as a dotted quad: the address as an unsigned 32-bit number, or
+ * NOT_AN_ADDRESS. Octets with leading zeros are refused, as Node's `net.isIPv4` does: "010" is 8
+ * to inet_aton and 10 to a person.
+ */
+function scanV4(s: string, from: number, to: number): number {
+  let value = 0;
+  let octet = 0;
   let digits = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
+  let dots = 0;
+  for (let i = from; i <= to; i++) {
+    const c = i < to ? s.charCodeAt(i) : 0x2e;
     if (c === 0x2e /* . */) {
-      if (digits === 0 || n > 255 || octets.length === 4) return null;
-      octets.push(n);
-      n = 0;
+      if (digits === 0 || octet > 255 || dots === 4) return NOT_AN_ADDRESS;
+      value = value * 256 + octet;
+      dots++;
+      octet = 0;
       digits = 0;
-    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
-      n = n * 10 + (c - 0x30);
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3 && !(digits === 1 && octet === 0)) {
+      octet = octet * 10 + (c - 0x30);
       digits++;
     } else {
-      return null;
+      return NOT_AN_ADDRESS;
     }
   }
-  return octets.length === 4 ? octets : null;
+  return dots === 4 ? value : NOT_AN_ADDRESS;
 }
 
-const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
+function v4Text(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+}
 
-function parseGroups(parts: readonly string[], out: number[], allowV4Tail: boolean): boolean {
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!;
-    if (allowV4Tail && i === parts.length - 1 && p.includes('.')) {
-      const v4 = parseV4(p);
-      if (v4 === null) return false;
-      out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    } else if (HEX_GROUP.test(p)) {
-      out.push(parseInt(p, 16));
-    } else {
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/** Scans an IPv6 address (zone dropped) into `out`; false when it is not one. */
+function scanV6(s: string, out: Uint16Array): boolean {
+  const zone = s.indexOf('%');
+  const end = zone < 0 ? s.length : zone;
+  let i = 0;
+  let n = 0;
+  let gap = -1;
+  if (s.charCodeAt(0) === 0x3a /* : */) {
+    if (s.charCodeAt(1) !== 0x3a) return false;
+    gap = 0;
+    i = 2;
+  }
+  while (i < end) {
+    const start = i;
+    let group = 0;
+    let d: number;
+    while (i < end && (d = hexDigit(s.charCodeAt(i))) >= 0) {
+      group = group * 16 + d;
+      if (++i - start > 4) return false;
+    }
+    if (i < end && s.charCodeAt(i) === 0x2e /* . */) {
+      // An IPv4 tail ("::ffff:203.0.113.7") fills the last two groups.
+      const v4 = scanV4(s, start, end);
+      if (v4 < 0 || n > 6) return false;
+      out[n++] = v4 >>> 16;
+      out[n++] = v4 & 0xffff;
+      i = end;
+      break;
+    }
+    if (i === start || n === 8) return false;
+    out[n++] = group;
+    if (i === end) break;
+    if (s.charCodeAt(i) !== 0x3a) return false;
+    i++;
+    if (s.charCodeAt(i) === 0x3a) {
+      if (gap >= 0) return false;
+      gap = n;
+      i++;
+    } else if (i === end) {
       return false;
     }
   }
+  if (gap < 0) return n === 8;
+  if (n > 7) return false;
+  const tail = n - gap;
+  for (let k = 0; k < tail; k++) out[7 - k] = out[n - 1 - k]!;
+  for (let k = gap; k < 8 - tail; k++) out[k] = 0;
   return true;
 }
 
-function parseV6(input: string): number[] | null {
-  const zone = input.indexOf('%');
-  const s = zone < 0 ? input : input.slice(0, zone);
-  const gap = s.indexOf('::');
-  if (gap >= 0 && s.indexOf('::', gap + 1) >= 0) return null;
-  const head: number[] = [];
-  const tail: number[] = [];
-  if (gap < 0) {
-    if (!parseGroups(s.split(':'), head, true) || head.length !== 8) return null;
-    return head;
-  }
-  const left = s.slice(0, gap);
-  const right = s.slice(gap + 2);
-  if (left !== '' && !parseGroups(left.split(':'), head, false)) return null;
-  if (right !== '' && !parseGroups(right.split(':'), tail, true)) return null;
-  if (head.length + tail.length > 7) return null;
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+const scratch = new Uint16Array(8);
+
+function isMapped(g: Uint16Array): boolean {
+  return g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff;
 }
 
 /**
@@ -75,23 +116,13 @@ function parseV6(input: string): number[] | null {
  * ```
  */
 export function parseIp(ip: string): ParsedIp | null {
-  if (ip.includes(':')) {
-    const groups = parseV6(ip);
-    return groups === null ? null : { v: 6, groups };
-  }
-  const octets = parseV4(ip);
-  return octets === null ? null : { v: 4, octets };
-}
-
-/** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:0:0/96), else null. */
-function mappedV4(groups: readonly number[]): number[] | null {
-  for (let i = 0; i < 5; i++) if (groups[i] !== 0) return null;
-  if (groups[5] !== 0xffff) return null;
-  return [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff];
+  if (ip.includes(':')) return scanV6(ip, scratch) ? { v: 6, groups: Array.from(scratch) } : null;
+  const v = scanV4(ip, 0, ip.length);
+  return v < 0 ? null : { v: 4, octets: [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff] };
 }
 
 /** RFC 5952 text: lower-case hex, no leading zeros, the longest run of two or more zero groups as '::'. */
-export function formatV6(groups: readonly number[]): string {
+export function formatV6(groups: ArrayLike<number>): string {
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8; ) {
@@ -107,7 +138,7 @@ export function formatV6(groups: readonly number[]): string {
     }
     i = j;
   }
-  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(':');
+  const hex = (from: number, to: number) => Array.from(groups).slice(from, to).map((g) => g.toString(16)).join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
@@ -118,11 +149,11 @@ export function formatV6(groups: readonly number[]): string {
  * `ip` is not an address.
  */
 export function lookupForm(ip: string): string | null {
-  const parsed = parseIp(ip);
-  if (parsed === null) return null;
-  if (parsed.v === 4) return parsed.octets.join('.');
-  const v4 = mappedV4(parsed.groups);
-  return v4 === null ? formatV6(parsed.groups) : v4.join('.');
+  if (!ip.includes(':')) {
+    return scanV4(ip, 0, ip.length) < 0 ? null : ip;
+  }
+  if (!scanV6(ip, scratch)) return null;
+  return isMapped(scratch) ? v4Text(scratch[6]! * 65536 + scratch[7]!) : formatV6(scratch);
 }
 
 /**
@@ -138,12 +169,20 @@ export function lookupForm(ip: string): string | null {
  * ```
  */
 export function truncateIp(ip: string): string | null {
-  const parsed = parseIp(ip);
-  if (parsed === null) return null;
-  if (parsed.v === 4) return `${parsed.octets[0]}.${parsed.octets[1]}.${parsed.octets[2]}.0`;
-  const v4 = mappedV4(parsed.groups);
-  if (v4 !== null) return `::ffff:${v4[0]}.${v4[1]}.${v4[2]}.0`;
-  return formatV6([parsed.groups[0]!, parsed.groups[1]!, parsed.groups[2]!, 0, 0, 0, 0, 0]);
+  if (!ip.includes(':')) {
+    return scanV4(ip, 0, ip.length) < 0 ? null : `${ip.slice(0, ip.lastIndexOf('.'))}.0`;
+  }
+  const g = scratch;
+  if (!scanV6(ip, g)) return null;
+  if (isMapped(g)) return `::ffff:${v4Text((g[6]! * 65536 + (g[7]! & 0xff00)) >>> 0)}`;
+  // The /48 keeps groups 0-2; the zero groups after them are always the longest run, so RFC 5952
+  // text is the groups up to the last non-zero one, then '::'.
+  let last = 2;
+  while (last >= 0 && g[last] === 0) last--;
+  if (last < 0) return '::';
+  let text = g[0]!.toString(16);
+  for (let k = 1; k <= last; k++) text += `:${g[k]!.toString(16)}`;
+  return `${text}::`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { WeirError } from '../../errors/catalogue.js';
-import { isPlainObject, type Fields } from '../fields.js';
+import { copyFields, isPlainObject, type Fields } from '../fields.js';
 import { LruCache } from '../lru.js';
 
 const PSEUDONYM = /^ps_[0-9a-f]{32}$/;
@@ -70,16 +70,21 @@ export function createPseudonymiser(opts: { paths: readonly string[]; salt: Buff
     return cache.get(JSON.stringify(value), hashText);
   };
 
+  const withKey = (obj: Fields, key: string, value: unknown): Fields => {
+    const copy = copyFields(obj);
+    copy[key] = value;
+    return copy;
+  };
   const replace = (obj: Fields, segments: readonly string[], depth: number): Fields | undefined => {
     const key = segments[depth]!;
     const v = obj[key];
     if (depth === segments.length - 1) {
       const hidden = hide(v);
-      return hidden === v ? undefined : { ...obj, [key]: hidden };
+      return hidden === v ? undefined : withKey(obj, key, hidden);
     }
     if (!isPlainObject(v)) return undefined;
     const inner = replace(v, segments, depth + 1);
-    return inner === undefined ? undefined : { ...obj, [key]: inner };
+    return inner === undefined ? undefined : withKey(obj, key, inner);
   };
 
   return (event) => {
