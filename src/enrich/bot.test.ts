@@ -26,6 +26,10 @@ describe('bot detection', () => {
     for (const name of BROWSER_UAS) assert.deepEqual(detectBot(UA[name]), { bot: false }, name);
   });
 
+  it('a match on punctuation names no bot', () => {
+    assert.deepEqual(detectBot('Mozilla/5.0 (X11; Linux x86_64) | Firefox/133.0'), { bot: true });
+  });
+
   it('an empty user agent is a bot; no user agent at all (server-side libraries) is not', () => {
     assert.deepEqual(detectBot(''), { bot: true });
     assert.deepEqual(detectBot('   '), { bot: true });

@@ -26,9 +26,10 @@ function tokenAt(ua: string, index: number, length: number): string | undefined 
   while (start > 0 && isTokenChar(ua.charCodeAt(start - 1))) start--;
   let end = index;
   while (end < ua.length && isTokenChar(ua.charCodeAt(end))) end++;
-  if (end === start && length > 0) end = Math.min(ua.length, index + length);
+  if (end === start) end = Math.min(ua.length, index + length);
   const name = ua.slice(start, end).trim();
-  return name === '' ? undefined : name;
+  // A match on punctuation alone ("()" is one of isbot's patterns) names nothing.
+  return /[A-Za-z0-9]/.test(name) ? name : undefined;
 }
 
 function verdict(ua: string): BotVerdict {

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { campaignMedium, enrichCampaign, parseCampaign } from './campaign.js';
+import { readPage } from './page.js';
 
 function campaignOf(url: string, context: Record<string, unknown> = {}): unknown {
   const ctx: Record<string, unknown> = { ...context, page: { url } };
@@ -68,9 +69,10 @@ describe('campaign', () => {
   });
 
   it('campaignMedium prefers the client-sent medium over the URL', () => {
-    const page = { url: 'https://e.com/?utm_medium=email' };
-    assert.equal(campaignMedium({ type: 'page' }, { page }), 'email');
-    assert.equal(campaignMedium({ type: 'page' }, { page, campaign: { medium: 'social' } }), 'social');
-    assert.equal(campaignMedium({ type: 'page' }, {}), undefined);
+    const context = { page: { url: 'https://e.com/?utm_medium=email' } };
+    const page = readPage({ type: 'page' }, context);
+    assert.equal(campaignMedium(context, page), 'email');
+    assert.equal(campaignMedium({ ...context, campaign: { medium: 'social' } }, page), 'social');
+    assert.equal(campaignMedium({}, readPage({ type: 'page' }, {})), undefined);
   });
 });

@@ -1,6 +1,6 @@
-import { fillMissing, isPlainObject, pageField, type Fields } from './fields.js';
+import { fillMissing, isPlainObject, type Fields } from './fields.js';
 import { LruCache } from './lru.js';
-import { splitUrl } from './url.js';
+import { readPage, type PageFacts } from './page.js';
 
 /** An ad platform's click id, found in the landing page URL. */
 export interface ClickId {
@@ -111,11 +111,9 @@ export function parseCampaign(query: string): Readonly<Campaign> | null {
 }
 
 /** The page's query string: from the page URL, or else from `search` ('?' stripped). */
-function pageQuery(event: Fields, context: Fields): string | undefined {
-  const url = pageField(event, context, 'url');
-  const parts = url === undefined ? null : splitUrl(url);
-  if (parts !== null) return parts.query;
-  const search = pageField(event, context, 'search');
+function pageQuery(page: PageFacts): string | undefined {
+  if (page.parts !== null) return page.parts.query;
+  const search = page.search;
   return search !== undefined && search.startsWith('?') ? search.slice(1) : search;
 }
 
@@ -130,17 +128,17 @@ function pageQuery(event: Fields, context: Fields): string | undefined {
  * context.campaign; // { source: 'news', medium: 'email', clickId: { type: 'fbclid', id: 'IwAR2' } }
  * ```
  */
-export function enrichCampaign(event: Fields, context: Fields): void {
-  const query = pageQuery(event, context);
+export function enrichCampaign(event: Fields, context: Fields, page: PageFacts = readPage(event, context)): void {
+  const query = pageQuery(page);
   if (query === undefined) return;
   const campaign = parseCampaign(query);
   if (campaign !== null) fillMissing(context, 'campaign', campaign);
 }
 
 /** The campaign medium of an event: the client's `context.campaign.medium`, else the page URL's. */
-export function campaignMedium(event: Fields, context: Fields): string | undefined {
+export function campaignMedium(context: Fields, page: PageFacts): string | undefined {
   const client = context.campaign;
   if (isPlainObject(client) && typeof client.medium === 'string') return client.medium;
-  const query = pageQuery(event, context);
+  const query = pageQuery(page);
   return query === undefined ? undefined : parseCampaign(query)?.medium;
 }

@@ -109,6 +109,7 @@ describe('createEnricher', () => {
     assert.ok(!r.ok);
     assert.equal(errorMessage(r.code, r.params), 'event comes from a bot or crawler (GPTBot)');
     assert.deepEqual(fail(pageView({ context: { userAgent: '' } })), { ok: false, code: 'WEIR_EVENT_BOT', params: { name: 'empty user agent' } });
+    assert.deepEqual(fail(pageView({ context: { userAgent: 'Mozilla/5.0 (X11; Linux x86_64) | Firefox/133.0' } })), { ok: false, code: 'WEIR_EVENT_BOT', params: { name: 'unnamed' } });
     assert.ok(fail(pageView()).ok, 'a browser passes');
     assert.ok(fail({ type: 'track', event: 'Order Completed', userId: 'u', context: { library: { name: 'analytics-node' } } }).ok, 'a server-side event passes');
   });

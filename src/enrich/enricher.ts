@@ -2,6 +2,7 @@ import { WeirError, type ErrorParams } from '../errors/catalogue.js';
 import { detectBotInContext, flagBot } from './bot.js';
 import { enrichCampaign } from './campaign.js';
 import { copyFields, isPlainObject, type Fields } from './fields.js';
+import { readPage } from './page.js';
 import { enrichPageUrl } from './page-url.js';
 import { enrichLocation, type GeoIpReader } from './privacy/geoip.js';
 import { applyIpMode, type IpMode } from './privacy/ip.js';
@@ -54,6 +55,11 @@ function checkSettings(s: EnrichSettings): void {
   }
 }
 
+function unnamedBot(context: Fields | undefined): string {
+  const ua = context?.userAgent;
+  return typeof ua === 'string' && ua.trim() === '' ? 'empty user agent' : 'unnamed';
+}
+
 function hasKeys(o: Fields): boolean {
   for (const _ in o) return true;
   return false;
@@ -93,13 +99,16 @@ export function createEnricher(opts: { settings: EnrichSettings; geoip?: GeoIpRe
     if (own === undefined || own === null || isPlainObject(own)) {
       const clientContext = own ?? undefined;
       const bot = detectBotInContext(clientContext);
-      if (bot.bot && failBots) return { ok: false, code: 'WEIR_EVENT_BOT', params: { name: bot.name ?? 'empty user agent' } };
+      if (bot.bot && failBots) return { ok: false, code: 'WEIR_EVENT_BOT', params: { name: bot.name ?? unnamedBot(clientContext) } };
       const context: Fields = clientContext === undefined ? {} : copyFields(clientContext);
       flagBot(context, bot);
       if (userAgent) enrichUserAgent(context);
-      if (pageUrl) enrichPageUrl(event, context);
-      if (campaign) enrichCampaign(event, context);
-      if (referrer) enrichReferrer(event, context);
+      if (pageUrl || campaign || referrer) {
+        const page = readPage(event, context);
+        if (pageUrl) enrichPageUrl(event, context, page);
+        if (campaign) enrichCampaign(event, context, page);
+        if (referrer) enrichReferrer(event, context, page);
+      }
       if (geoip !== undefined) enrichLocation(context, geoip);
       if (ip !== 'keep') applyIpMode(context, ip);
       if (clientContext !== undefined || hasKeys(context)) event.context = context;

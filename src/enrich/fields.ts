@@ -25,26 +25,6 @@ export function copyFields(o: Readonly<Fields>, over?: Fields): Fields {
 }
 
 /**
- * A page field (`url`, `referrer`, `search`) of an event: `context.page.<name>`, or for page calls
- * `properties.<name>` (server-side libraries send page data only there).
- */
-export function pageField(event: Fields, context: Fields, name: 'url' | 'referrer' | 'search'): string | undefined {
-  const page = context.page;
-  if (isPlainObject(page)) {
-    const v = page[name];
-    if (typeof v === 'string') return v;
-  }
-  if (event.type === 'page') {
-    const properties = event.properties;
-    if (isPlainObject(properties)) {
-      const v = properties[name];
-      if (typeof v === 'string') return v;
-    }
-  }
-  return undefined;
-}
-
-/**
  * Sets `context[key]` to what the server derived, without clobbering what the client sent: an
  * absent value takes `derived` as is; a client object keeps its own fields and gains only the
  * missing ones (in a new object); any other client value is left alone.

@@ -1,5 +1,5 @@
-import { copyFields, isPlainObject, pageField, type Fields } from './fields.js';
-import { splitUrl } from './url.js';
+import { copyFields, isPlainObject, type Fields } from './fields.js';
+import { readPage, type PageFacts } from './page.js';
 
 /**
  * Splits the page URL (`context.page.url`, or `properties.url` of a page call) into
@@ -16,10 +16,8 @@ import { splitUrl } from './url.js';
  * context; // { page: { host: 'example.com', path: '/pricing', query: 'plan=pro' } }
  * ```
  */
-export function enrichPageUrl(event: Fields, context: Fields): void {
-  const url = pageField(event, context, 'url');
-  if (url === undefined) return;
-  const parts = splitUrl(url);
+export function enrichPageUrl(event: Fields, context: Fields, facts: PageFacts = readPage(event, context)): void {
+  const parts = facts.parts;
   if (parts === null) return;
   const client = context.page;
   if (client !== undefined && !isPlainObject(client)) return;

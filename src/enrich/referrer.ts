@@ -1,7 +1,8 @@
 import { campaignMedium } from './campaign.js';
-import { pageField, type Fields } from './fields.js';
+import type { Fields } from './fields.js';
 import { LruCache } from './lru.js';
-import { parseUrlParts, splitUrl } from './url.js';
+import { readPage, type PageFacts } from './page.js';
+import { parseUrlParts } from './url.js';
 
 export type ReferrerType = 'search' | 'social' | 'email' | 'internal' | 'direct' | 'other';
 
@@ -207,14 +208,11 @@ export function dashboardReferrerClass(type: ReferrerType): DashboardReferrerCla
  * context.referrer; // { type: 'social', name: 'Twitter', host: 't.co' }
  * ```
  */
-export function enrichReferrer(event: Fields, context: Fields): void {
+export function enrichReferrer(event: Fields, context: Fields, page: PageFacts = readPage(event, context)): void {
   if (context.referrer !== undefined) return;
-  const referrer = pageField(event, context, 'referrer');
-  const url = pageField(event, context, 'url');
-  if (referrer === undefined && url === undefined) return;
-  const pageHost = url === undefined ? undefined : splitUrl(url)?.host;
-  const found = classifyReferrer(referrer, pageHost);
-  if (found.type !== 'internal' && found.type !== 'email' && campaignMedium(event, context)?.toLowerCase() === 'email') {
+  if (page.referrer === undefined && page.url === undefined) return;
+  const found = classifyReferrer(page.referrer, page.parts?.host);
+  if (found.type !== 'internal' && found.type !== 'email' && campaignMedium(context, page)?.toLowerCase() === 'email') {
     context.referrer = found.host === undefined ? { type: 'email' } : { type: 'email', host: found.host };
     return;
   }
