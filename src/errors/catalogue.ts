@@ -63,6 +63,7 @@ export const ERRORS = {
   WEIR_EVENT_INVALID_FIELD: spec(400, 'field {field} must be {expected}'),
   WEIR_EVENT_INVALID_TIMESTAMP: spec(400, 'field {field} is not an ISO-8601 date'),
   WEIR_EVENT_NON_FINITE_NUMBER: spec(400, 'field {field} holds a number out of range'),
+  WEIR_EVENT_BOT: spec(400, 'event comes from a bot or crawler ({name})'),
 
   // the event log
   WEIR_LOG_FSYNC_FAILED: spec(503, 'the event log could not sync to disk: {detail}', true),
