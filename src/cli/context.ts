@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { WeirError } from '../errors/catalogue.js';
 
 /**
  * What CLI commands get from `main.ts`: a way to open the metadata store and where to print.
@@ -120,4 +121,44 @@ export function positiveInt(option: string): (value: string) => number {
     if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${option} takes a whole number ≥ 1`);
     return n;
   };
+}
+
+/**
+ * The error of a bad option value: main.ts prints it with the option and the value, and exits 2.
+ *
+ * @example
+ * ```ts
+ * throw invalidOption('--source', 'nope', 'no source with this id or name');
+ * ```
+ */
+export function invalidOption(option: string, value: string, detail: string): WeirError {
+  return new WeirError('WEIR_CLI_INVALID_OPTION', { option, value: JSON.stringify(value), detail });
+}
+
+// A date, optionally with a time and a zone. Checked before `new Date()`, which also accepts
+// forms like "March 7" whose meaning depends on the engine.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * Reads an ISO-8601 date option. JavaScript reads a date-time without a zone as local time but a
+ * bare date as UTC; output is UTC, so a zone-less time is taken as UTC too.
+ *
+ * @example
+ * ```ts
+ * parseDateOption('--since', '2024-05-01T12:00'); // 2024-05-01T12:00:00.000Z
+ * ```
+ */
+export function parseDateOption(option: string, value: string): Date {
+  const t = value.replace(' ', 'T').toUpperCase();
+  const date = ISO_DATE.test(value) ? new Date(/T[^Z+-]*$/.test(t) ? `${t}Z` : t) : undefined;
+  if (date === undefined || Number.isNaN(date.getTime())) {
+    throw invalidOption(option, value, 'an ISO-8601 date such as 2024-05-01 or 2024-05-01T12:00:00Z');
+  }
+  return date;
+}
+
+/** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
+export function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

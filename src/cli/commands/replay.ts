@@ -7,6 +7,8 @@ import { logDir, openLog, openState, openWarehouse } from '../../server/backends
 import { runWarehouseLoader, WAREHOUSE_GROUP } from '../../warehouse/loader.js';
 import { positionsFrom, positionsSince, replayPending, requestReplay } from '../../warehouse/replay.js';
 import { SourceSchemas } from '../../warehouse/source-schemas.js';
+import { serverAnswers } from '../local-server.js';
+import { progressPrinter } from '../progress.js';
 
 /** `earliest`, an offset, or an ISO date-time. */
 function parseFrom(value: string): 'earliest' | number | Date {
@@ -15,31 +17,6 @@ function parseFrom(value: string): 'earliest' | number | Date {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new WeirError('WEIR_CLI_INVALID_OPTION', { option: '--from', value: JSON.stringify(value), detail: 'earliest, an offset or an ISO-8601 date-time' });
   return new Date(ms);
-}
-
-async function serverAnswers(config: WeirConfig): Promise<boolean> {
-  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
-  try {
-    return (await fetch(`http://${host}:${config.server.port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
-  } catch {
-    return false;
-  }
-}
-
-/** Draws progress on stderr: a bar on a terminal, a line a second otherwise. */
-function progressPrinter(total: number): (done: number, final?: boolean) => void {
-  const started = Date.now();
-  let lastLine = 0;
-  return (done, final = false) => {
-    const now = Date.now();
-    if (!final && !process.stderr.isTTY && now - lastLine < 1000) return;
-    lastLine = now;
-    const share = total === 0 ? 1 : Math.min(1, done / total);
-    const rate = done / Math.max(0.001, (now - started) / 1000);
-    const bar = `${'#'.repeat(Math.round(share * 30))}${'-'.repeat(30 - Math.round(share * 30))}`;
-    const line = `[${bar}] ${(share * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')}/${total.toLocaleString('en')} events  ${Math.round(rate).toLocaleString('en')} events/s`;
-    process.stderr.write(process.stderr.isTTY ? `\r${line}${final ? '\n' : ''}` : `${line}\n`);
-  };
 }
 
 async function committedSum(log: EventLog, start: Map<number, number>): Promise<number> {
