@@ -7,6 +7,8 @@ import { sourcePrefix, uploadPrefix } from '../lake/lake-layout.js';
 import type { SinksTask } from '../server/sinks-worker.js';
 import type { TaskStatus } from '../server/task-board.js';
 import { parseQueryRequest, type QueryRequest, type QueryResponse } from '../warehouse/run-query.js';
+import type { ReplayFailedOptions, ReplaySummary } from '../collector/replay-failed.js';
+import { USAGE_PERIODS, usageReport, type UsagePeriod } from '../usage/usage-report.js';
 
 function jsonBody(req: FastifyRequest, limit: number): unknown {
   return decodeJsonBody((req.body as Buffer | undefined) ?? Buffer.alloc(0), {
@@ -23,6 +25,8 @@ export interface AdminDeps {
   lake?: BlobStore;
   /** Runs a console query where the warehouse lives (in `weir up`, the supervisor). */
   query?: (req: QueryRequest) => Promise<QueryResponse>;
+  /** Replays failed events with this process's writer of the event log. */
+  replayFailed?: (options: ReplayFailedOptions) => Promise<ReplaySummary>;
 }
 
 async function requireAdmin(state: StateStore, req: FastifyRequest): Promise<void> {
@@ -36,13 +40,35 @@ function sourceView(s: Source) {
   return { id: s.id, workspaceId: s.workspaceId, name: s.name, writeKey: s.writeKey, createdAt: s.createdAt.toISOString() };
 }
 
-function positiveInt(value: unknown, option: string, fallback: number): number {
+function positiveInt(value: unknown, option: string, fallback: number, max = 10000): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 10000) {
-    throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `${option} must be an integer from 1 to 10000, got ${String(value)}` });
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `${option} must be an integer from 1 to ${max}, got ${String(value)}` });
   }
   return n;
+}
+
+function dateParam(value: unknown, name: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = typeof value === 'string' ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(date.getTime())) {
+    throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `${name} must be an ISO-8601 date, got ${String(value)}` });
+  }
+  return date;
+}
+
+function booleanParam(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `${name} must be true or false` });
+  return value;
+}
+
+async function sourceIdParam(state: StateStore, value: unknown): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  const source = typeof value === 'string' ? await state.getSource(value) : undefined;
+  if (!source) throw new WeirError('WEIR_SOURCE_NOT_FOUND', { source: String(value) });
+  return source.id;
 }
 
 /**
@@ -152,23 +178,78 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
 
   app.get('/api/failed-events', async (req) => {
     const q = req.query as Record<string, string | undefined>;
-    let since: Date | undefined;
-    if (q.since !== undefined) {
-      since = new Date(q.since);
-      if (Number.isNaN(since.getTime())) {
-        throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `since must be an ISO-8601 date, got ${q.since}` });
-      }
-    }
-    let sourceId: string | undefined;
-    if (q.source !== undefined) {
-      const source = await state.getSource(q.source);
-      if (!source) throw new WeirError('WEIR_SOURCE_NOT_FOUND', { source: q.source });
-      sourceId = source.id;
-    }
-    const events = await state.listFailedEvents({ sourceId, reason: q.reason, since, limit: positiveInt(q.limit, 'limit', 100) });
+    const events = await state.listFailedEvents({
+      sourceId: await sourceIdParam(state, q.source),
+      reason: q.reason,
+      since: dateParam(q.since, 'since'),
+      limit: positiveInt(q.limit, 'limit', 100),
+    });
     return {
-      failedEvents: events.map((e) => ({ ...e, receivedAt: e.receivedAt.toISOString(), payload: safeParse(e.payload) })),
+      failedEvents: events.map((e) => ({
+        ...e,
+        receivedAt: e.receivedAt.toISOString(),
+        replayedAt: e.replayedAt?.toISOString() ?? null,
+        payload: safeParse(e.payload),
+      })),
     };
+  });
+
+  /**
+   * Validates failed events again under the current configuration and ingests those that pass
+   * now: `{"source": "web", "reason": "WEIR_EVENT_BOT", "since": "…", "dryRun": false,
+   * "again": false}` (every field optional; an empty body replays every failed event not
+   * replayed before) → `{ examined, valid, stillFailing: {reason: n}, nextAfterId, dryRun }`.
+   * `limit` and `afterId` (the previous answer's `nextAfterId`) take a large set in steps.
+   */
+  app.post('/api/failed-events/replay', { bodyLimit: 16 * 1024 }, async (req) => {
+    const raw = req.body as Buffer | undefined;
+    const body = (raw === undefined || raw.length === 0 ? {} : jsonBody(req, 16 * 1024)) as Record<string, unknown>;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'the body must be a JSON object' });
+    }
+    if (body.reason !== undefined && typeof body.reason !== 'string') {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'reason must be a reason code' });
+    }
+    if (body.afterId !== undefined && !(Number.isSafeInteger(body.afterId) && (body.afterId as number) >= 0)) {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `afterId must be a whole number, got ${String(body.afterId)}` });
+    }
+    if (!deps.replayFailed) throw new WeirError('WEIR_INGEST_UNAVAILABLE', { detail: 'this process has no event log writer' });
+    return deps.replayFailed({
+      sourceId: await sourceIdParam(state, body.source),
+      reason: body.reason as string | undefined,
+      since: dateParam(body.since, 'since'),
+      dryRun: booleanParam(body.dryRun, 'dryRun'),
+      again: booleanParam(body.again, 'again'),
+      afterId: body.afterId as number | undefined,
+      limit: body.limit === undefined ? undefined : positiveInt(body.limit, 'limit', 0, 100_000),
+    });
+  });
+
+  /**
+   * Metered usage: `?source=&workspace=&since=&until=&by=hour|day|month` → `{ by, usage: [{
+   * period, sourceId, source, workspaceId, accepted, failed, bytes }] }`. Hours starting in
+   * [since, until) are summed per period (UTC) and source; bytes are stored record bytes.
+   */
+  app.get('/api/usage', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const by = (q.by ?? 'hour') as UsagePeriod;
+    if (!USAGE_PERIODS.includes(by)) {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `by must be one of ${USAGE_PERIODS.join(', ')}, got ${q.by}` });
+    }
+    let workspaceId: string | undefined;
+    if (q.workspace !== undefined) {
+      const workspace = (await state.listWorkspaces()).find((w) => w.id === q.workspace || w.name === q.workspace);
+      if (!workspace) throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `no workspace ${q.workspace}` });
+      workspaceId = workspace.id;
+    }
+    const usage = await usageReport(state, {
+      sourceId: await sourceIdParam(state, q.source),
+      workspaceId,
+      since: dateParam(q.since, 'since'),
+      until: dateParam(q.until, 'until'),
+      by,
+    });
+    return { by, usage };
   });
 }
 

@@ -1,5 +1,5 @@
-import type { WeirConfig } from '../config/schema.js';
 import { InvalidArgumentError } from 'commander';
+import { WeirError } from '../errors/catalogue.js';
 
 /**
  * What CLI commands get from `main.ts`: a way to open the metadata store and where to print.
@@ -123,29 +123,42 @@ export function positiveInt(option: string): (value: string) => number {
   };
 }
 
-/** True when a `weir up` answers on this machine's configured port. */
-export async function serverAnswers(config: WeirConfig): Promise<boolean> {
-  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
-  try {
-    return (await fetch(`http://${host}:${config.server.port}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
-  } catch {
-    return false;
+/**
+ * The error of a bad option value: main.ts prints it with the option and the value, and exits 2.
+ *
+ * @example
+ * ```ts
+ * throw invalidOption('--source', 'nope', 'no source with this id or name');
+ * ```
+ */
+export function invalidOption(option: string, value: string, detail: string): WeirError {
+  return new WeirError('WEIR_CLI_INVALID_OPTION', { option, value: JSON.stringify(value), detail });
+}
+
+// A date, optionally with a time and a zone. Checked before `new Date()`, which also accepts
+// forms like "March 7" whose meaning depends on the engine.
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/**
+ * Reads an ISO-8601 date option. JavaScript reads a date-time without a zone as local time but a
+ * bare date as UTC; output is UTC, so a zone-less time is taken as UTC too.
+ *
+ * @example
+ * ```ts
+ * parseDateOption('--since', '2024-05-01T12:00'); // 2024-05-01T12:00:00.000Z
+ * ```
+ */
+export function parseDateOption(option: string, value: string): Date {
+  const t = value.replace(' ', 'T').toUpperCase();
+  const date = ISO_DATE.test(value) ? new Date(/T[^Z+-]*$/.test(t) ? `${t}Z` : t) : undefined;
+  if (date === undefined || Number.isNaN(date.getTime())) {
+    throw invalidOption(option, value, 'an ISO-8601 date such as 2024-05-01 or 2024-05-01T12:00:00Z');
   }
+  return date;
 }
 
-/** Draws progress on stderr: a bar on a terminal, a line a second otherwise. */
-export function progressPrinter(total: number, unit = 'events'): (done: number, final?: boolean) => void {
-  const started = Date.now();
-  let lastLine = 0;
-  return (done, final = false) => {
-    const now = Date.now();
-    if (!final && !process.stderr.isTTY && now - lastLine < 1000) return;
-    lastLine = now;
-    const share = total === 0 ? 1 : Math.min(1, done / total);
-    const rate = done / Math.max(0.001, (now - started) / 1000);
-    const bar = `${'#'.repeat(Math.round(share * 30))}${'-'.repeat(30 - Math.round(share * 30))}`;
-    const line = `[${bar}] ${(share * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')}/${total.toLocaleString('en')} ${unit}  ${Math.round(rate).toLocaleString('en')} ${unit}/s`;
-    process.stderr.write(process.stderr.isTTY ? `\r${line}${final ? '\n' : ''}` : `${line}\n`);
-  };
+/** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
+export function csvField(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
-

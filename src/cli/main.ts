@@ -13,6 +13,8 @@ import { register as registerLog } from './commands/log.js';
 import { register as registerQuery } from './commands/query.js';
 import { register as registerReplay } from './commands/replay.js';
 import { register as registerLake } from './commands/lake.js';
+import { register as registerUsage } from './commands/usage.js';
+import { register as registerWorkspaces } from './commands/workspaces.js';
 
 /** Exit code for bad configuration or options, as the CLI conventions of the project ask. */
 const EXIT_USAGE = 2;
@@ -49,12 +51,14 @@ program
     await runUp(config());
   });
 registerSources(program, ctx);
-registerFailed(program, ctx);
+registerFailed(program, ctx, config);
 registerTail(program, config);
 registerLog(program, config);
 registerQuery(program, config);
 registerReplay(program, config);
 registerLake(program, config);
+registerUsage(program, ctx);
+registerWorkspaces(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

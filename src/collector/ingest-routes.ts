@@ -7,6 +7,7 @@ import type { Source } from '../state/state-store.js';
 import type { WeirConfig } from '../config/schema.js';
 import { decodeJsonBody } from './body.js';
 import { processIngest, type Endpoint, type IngestLimits } from './ingest.js';
+import type { MonthlyQuota } from './quota.js';
 import { sendError } from '../server/http-errors.js';
 
 export interface IngestDeps {
@@ -17,6 +18,8 @@ export interface IngestDeps {
   failedWriter: Pick<LogWriter, 'append'>;
   keys: { resolve(writeKey: string): Source | undefined | Promise<Source | undefined> };
   metrics: Metrics;
+  /** Monthly event quotas per workspace; absent means no quota is enforced. */
+  quota?: Pick<MonthlyQuota, 'check' | 'record'>;
 }
 
 const SUCCESS = '{"success":true}';
@@ -63,7 +66,7 @@ function writeKeyFromHeader(header: string | undefined): string | undefined {
  * ```
  */
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
-  const { config, writer, failedWriter, keys, metrics } = deps;
+  const { config, writer, failedWriter, keys, metrics, quota } = deps;
   const limits: IngestLimits = config.limits;
   const keepIp = config.server.keepClientIp;
 
@@ -99,17 +102,20 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
           source = await keys.resolve(bodyKey);
           if (source === undefined) throw new WeirError('WEIR_AUTH_UNKNOWN_WRITE_KEY');
         }
+        const flags = quota?.check(source.workspaceId);
         const outcome = processIngest(
           endpoint,
           body,
           source.id,
           { receivedAt: new Date(), ip: keepIp ? req.ip : undefined },
           limits,
+          flags,
         );
         if (outcome.failed.length === 0) {
           if (outcome.records.length > 0) await writer.append(outcome.records);
         } else if (outcome.records.length === 0) await failedWriter.append(outcome.failed);
         else await Promise.all([writer.append(outcome.records), failedWriter.append(outcome.failed)]);
+        quota?.record(source.workspaceId, outcome.accepted);
 
         metrics.ingestEvents.inc({ outcome: 'accepted' }, outcome.accepted);
         requestsOk.inc();

@@ -86,3 +86,22 @@ test('decodeJsonBody: media types, gzip, bombs, UTF-8 and JSON errors', () => {
   assert.equal(code(() => decodeJsonBody(Buffer.from('{"a":'), h(), 100)), 'WEIR_INGEST_MALFORMED_JSON');
   assert.equal(code(() => decodeJsonBody(Buffer.alloc(0), h(), 100)), 'WEIR_INGEST_INVALID_BODY');
 });
+
+test('flags land on every accepted event as context.weir, leaving the received item as it was', () => {
+  const item = { type: 'track', event: 'A', userId: 'u', context: { locale: 'de' } };
+  const out = processIngest('batch', { batch: [item, { type: 'page', anonymousId: 'a' }, { type: 'track', userId: 'u' }] }, 'src_1', facts, limits, {
+    overQuota: true,
+  });
+  assert.equal(out.accepted, 2);
+  const contexts = out.records.map((r) => {
+    const d = decodeLogRecord(r);
+    return d.kind === 'event' ? d.event.context : undefined;
+  });
+  assert.deepEqual(contexts, [{ locale: 'de', weir: { overQuota: true } }, { weir: { overQuota: true } }]);
+  assert.deepEqual(item.context, { locale: 'de' });
+  const failed = decodeLogRecord(out.failed[0]!);
+  assert.equal(failed.kind === 'failed' && JSON.stringify(failed.payload).includes('weir'), false, 'failed items keep what was sent');
+  const plain = processIngest('track', { event: 'A', userId: 'u' }, 'src_1', facts, limits);
+  const d = decodeLogRecord(plain.records[0]!);
+  assert.equal(d.kind === 'event' && 'context' in d.event, false);
+});

@@ -1,4 +1,4 @@
-import { WeirError, errorMessage, type ErrorCode } from '../errors/catalogue.js';
+import { WeirError, errorMessage, type ErrorCode, type ErrorParams } from '../errors/catalogue.js';
 import { encodeAcceptedRecord, encodeFailedRecord } from '../events/log-record.js';
 import { inspectStructure, type StructureLimits } from './steps/inspect-structure.js';
 import { normaliseEvent, type RequestFacts } from './steps/normalise-event.js';
@@ -33,12 +33,65 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
+ * What the collector itself says about an event, stored as `context.weir`. Clients should not
+ * send `context.weir`: the collector replaces it whenever it has something to say.
+ */
+export interface EventFlags {
+  /** Accepted although its workspace was over its monthly event quota (`quotaMode: flag`). */
+  overQuota?: true;
+}
+
+/** One item through the item steps: its log record, or why it stays a failed event. */
+export type ItemResult = { ok: true; record: Buffer } | { ok: false; code: ErrorCode; params: ErrorParams };
+
+/**
+ * The item steps (validate → normalise → size check → encode) for one item whose structure has
+ * been inspected. The collector runs it for every item of a request, and `weir failed replay`
+ * runs it again on a failed event's stored item, so both apply the same rules.
+ *
+ * Throws {@link WeirError} `WEIR_INGEST_EVENT_TOO_LARGE`, a request-level problem (nothing of
+ * the request is stored); every other problem is a value.
+ *
+ * @example
+ * ```ts
+ * const r = processItem({ type: 'track', event: 'A', userId: 'u' }, 'src_1', { receivedAt }, receivedAt.toISOString(), limits, 0);
+ * if (r.ok) await writer.append([r.record]);
+ * ```
+ */
+export function processItem(
+  item: unknown,
+  sourceId: string,
+  facts: RequestFacts,
+  receivedAtIso: string,
+  limits: IngestLimits,
+  index: number,
+  flags?: EventFlags,
+): ItemResult {
+  const v = validateEvent(item);
+  if (!v.ok) return v;
+  const n = normaliseEvent(item as Record<string, unknown>, facts, receivedAtIso);
+  if (!n.ok) return n;
+  const event = n.event;
+  if (flags !== undefined) {
+    // A new object: normaliseEvent may hand back the item's own context, which stays as received.
+    event.context = { ...(isPlainObject(event.context) ? event.context : undefined), weir: flags };
+  }
+  const json = JSON.stringify(event);
+  // A UTF-16 unit is at most 3 UTF-8 bytes: count bytes only when the length can't settle it.
+  if (json.length * 3 > limits.maxEventBytes && Buffer.byteLength(json) > limits.maxEventBytes) {
+    throw new WeirError('WEIR_INGEST_EVENT_TOO_LARGE', { index, size: Buffer.byteLength(json), limit: limits.maxEventBytes });
+  }
+  return { ok: true, record: encodeAcceptedRecord(sourceId, event, json) };
+}
+
+/**
  * The collector's step chain for one request: structure → validate → normalise → encode.
  *
  * Request-level problems (the body is not a batch, a limit is exceeded, a forbidden key) throw a
  * {@link WeirError} and nothing of the request is kept, as Segment answers 400 for oversize or
  * malformed payloads. Spec violations of single items are values: the item becomes a failed
- * event with a reason code and the rest of the batch is accepted.
+ * event with a reason code and the rest of the batch is accepted. `flags`, when given, are set
+ * on every accepted event as `context.weir`.
  *
  * @example
  * ```ts
@@ -54,6 +107,7 @@ export function processIngest(
   sourceId: string,
   facts: RequestFacts,
   limits: IngestLimits,
+  flags?: EventFlags,
 ): IngestOutcome {
   if (!isPlainObject(body)) throw new WeirError('WEIR_INGEST_INVALID_BODY', { detail: 'request body must be a JSON object' });
   let items: unknown[];
@@ -93,40 +147,19 @@ export function processIngest(
   const rejected: Rejection[] = [];
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
-    let code: ErrorCode;
-    let params;
     const badNumber = nonFinite[i];
-    if (badNumber !== undefined) {
-      code = 'WEIR_EVENT_NON_FINITE_NUMBER';
-      params = { field: badNumber };
-    } else {
-      const v = validateEvent(item);
-      if (v.ok) {
-        const n = normaliseEvent(item as Record<string, unknown>, requestFacts, receivedAtIso);
-        if (n.ok) {
-          const json = JSON.stringify(n.event);
-          // A UTF-16 unit is at most 3 UTF-8 bytes: count bytes only when the length can't settle it.
-          if (json.length * 3 > limits.maxEventBytes && Buffer.byteLength(json) > limits.maxEventBytes) {
-            throw new WeirError('WEIR_INGEST_EVENT_TOO_LARGE', {
-              index: i,
-              size: Buffer.byteLength(json),
-              limit: limits.maxEventBytes,
-            });
-          }
-          records.push(encodeAcceptedRecord(sourceId, n.event, json));
-          continue;
-        }
-        code = n.code;
-        params = n.params;
-      } else {
-        code = v.code;
-        params = v.params;
-      }
+    const r: ItemResult =
+      badNumber === undefined
+        ? processItem(item, sourceId, requestFacts, receivedAtIso, limits, i, flags)
+        : { ok: false, code: 'WEIR_EVENT_NON_FINITE_NUMBER', params: { field: badNumber } };
+    if (r.ok) {
+      records.push(r.record);
+      continue;
     }
-    const message = errorMessage(code, params);
-    rejected.push({ index: i, code, message });
+    const message = errorMessage(r.code, r.params);
+    rejected.push({ index: i, code: r.code, message });
     const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : null;
-    failed.push(encodeFailedRecord({ sourceId, reason: code, message, messageId, receivedAt: receivedAtIso, payload: item }));
+    failed.push(encodeFailedRecord({ sourceId, reason: r.code, message, messageId, receivedAt: receivedAtIso, payload: item }));
   }
   return { records, failed, accepted: records.length, rejected };
 }

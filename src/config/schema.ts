@@ -36,6 +36,11 @@ export const ConfigSchema = Type.Object(
         maxBatchItems: Type.Integer({ default: 2500, minimum: 1 }),
         maxDepth: Type.Integer({ default: 32, minimum: 2, maximum: 1000 }),
         maxProperties: Type.Integer({ default: 2000, minimum: 1, description: 'keys in one event, all levels counted' }),
+        quotaRefreshMs: Type.Integer({
+          default: 5000,
+          minimum: 100,
+          description: 'how often collectors read monthly event quotas and metered counts again',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

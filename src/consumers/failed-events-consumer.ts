@@ -2,7 +2,7 @@ import type { EventLog, LogConsumer } from '../log/event-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { NewFailedEvent, StateStore } from '../state/state-store.js';
 import { decodeLogRecord } from '../events/log-record.js';
-import { isRetriable } from '../errors/catalogue.js';
+import { isTransient, totalLag } from './retry.js';
 
 /** The consumer group that materialises failed events into the metadata store. */
 export const FAILED_EVENTS_GROUP = 'failed-events';
@@ -47,7 +47,7 @@ async function copyFailedEvents(consumer: LogConsumer, opts: FailedEventsConsume
   while (!opts.signal.aborted) {
     const records = await consumer.poll({ maxRecords: 5000, maxWaitMs: 250, signal: opts.signal });
     if (records.length === 0) {
-      opts.onLag?.(sum(await consumer.lag()));
+      opts.onLag?.(totalLag(await consumer.lag()));
       continue;
     }
     const rows: NewFailedEvent[] = [];
@@ -68,14 +68,4 @@ async function copyFailedEvents(consumer: LogConsumer, opts: FailedEventsConsume
     if (rows.length > 0) await opts.state.insertFailedEvents(rows);
     await consumer.commit();
   }
-}
-
-function isTransient(err: unknown): boolean {
-  return isRetriable(err) || (err instanceof Error && /SQLITE_BUSY|database is locked/i.test(err.message));
-}
-
-function sum(m: Map<number, number>): number {
-  let n = 0;
-  for (const v of m.values()) n += v;
-  return n;
 }

@@ -52,6 +52,13 @@ export const ERRORS = {
   WEIR_INGEST_UNSUPPORTED_MEDIA_TYPE: spec(415, 'content-type {type} is not supported (use application/json)'),
   WEIR_INGEST_UNAVAILABLE: spec(503, 'events cannot be made durable right now: {detail}', true),
 
+  // quotas: `retryAfter` (seconds) becomes the Retry-After header
+  WEIR_QUOTA_EXCEEDED: spec(
+    429,
+    'workspace {workspace} has used its monthly quota of {quota} events; events are accepted again when the month ends (UTC) or the quota is raised',
+    true,
+  ),
+
   // item-level spec violations: the item is kept as a failed event with this reason
   WEIR_EVENT_NOT_AN_OBJECT: spec(400, 'event is not a JSON object'),
   WEIR_EVENT_MISSING_TYPE: spec(400, 'event has no type'),

@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { StateStore } from '../state/state-store.js';
 import { ingestRoutes, type IngestDeps } from '../collector/ingest-routes.js';
 import { adminRoutes, type AdminDeps } from '../api/admin-routes.js';
+import { replayFailedEvents } from '../collector/replay-failed.js';
 import { installErrorHandlers } from './http-errors.js';
 
 export interface Readiness {
@@ -79,6 +80,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   trackerRoute(app);
   await app.register(ingestRoutes, deps);
-  await app.register(adminRoutes, { state: deps.state, query: deps.query, tasks: deps.tasks, lake: deps.lake });
+  await app.register(adminRoutes, {
+    state: deps.state,
+    query: deps.query,
+    tasks: deps.tasks,
+    lake: deps.lake,
+    // This process's own writer: the log's partitions each have one writer, held by a collector.
+    replayFailed: (options) => replayFailedEvents({ state: deps.state, limits: config.limits, append: (records) => deps.writer.append(records) }, options),
+  });
   return app;
 }

@@ -6,6 +6,7 @@ import { timedFileLayer } from '../log/timed-file-layer.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { WriteKeyCache } from '../collector/write-keys.js';
+import { MonthlyQuota } from '../collector/quota.js';
 import { buildApp } from './app.js';
 import { openLog, openState } from './backends.js';
 import { IpcChannel } from './ipc.js';
@@ -56,12 +57,15 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   const writer = await log.openWriter(partition);
   const failedWriter = await failedLog.openWriter(partition);
   let draining = false;
+  const quota = new MonthlyQuota(state, { refreshMs: config.limits.quotaRefreshMs, logger });
+  await quota.start();
 
   const app = await buildApp({
     config,
     writer,
     failedWriter,
     keys: new WriteKeyCache(state),
+    quota,
     state,
     metrics,
     logger,
@@ -127,6 +131,7 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     async close() {
       draining = true;
       for (const t of timers) clearInterval(t);
+      quota.stop();
       await app.close();
       await writer.close();
       await failedWriter.close();

@@ -1,10 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { WeirError } from '../errors/catalogue.js';
 
-/** Sends a {@link WeirError} as `{ code, message }`, with Retry-After when it is retriable. */
+/**
+ * Sends a {@link WeirError} as `{ code, message }`, with Retry-After when it is retriable: the
+ * error's `retryAfter` parameter (seconds) when it has one, else 1.
+ */
 export function sendError(reply: FastifyReply, err: WeirError): FastifyReply {
   reply.code(err.status);
-  if (err.retriable) reply.header('retry-after', '1');
+  if (err.retriable) reply.header('retry-after', String(err.params.retryAfter ?? 1));
   reply.header('content-type', 'application/json; charset=utf-8');
   return reply.send(JSON.stringify(err.toJSON()));
 }

@@ -3,6 +3,7 @@ import { WeirError } from '../errors/catalogue.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { runFailedEventsConsumer } from '../consumers/failed-events-consumer.js';
+import { runUsageMeter } from '../consumers/usage-meter.js';
 import { runWarehouseLoader, WAREHOUSE_GROUP } from '../warehouse/loader.js';
 import { SourceSchemas } from '../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
@@ -30,9 +31,9 @@ export interface SinkStatus {
 }
 
 /**
- * The sinks process of `weir up`: the consumers that read the log (the warehouse loader and the
- * failed-events store) and the warehouse itself, which answers console queries relayed by the
- * supervisor. It drains on the supervisor's `weir:drain`, SIGTERM, SIGINT or when the supervisor
+ * The sinks process of `weir up`: the consumers that read the log (the warehouse loader, the
+ * failed-events store and the usage meter) and the warehouse itself, which answers console
+ * queries relayed by the supervisor. It drains on the supervisor's `weir:drain`, SIGTERM, SIGINT or when the supervisor
  * goes away: consumers stop after their current batch, whose offsets are committed only if it
  * was stored.
  *
@@ -99,6 +100,14 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     signal: stop.signal,
     onLag: (n) => metrics.consumerLag.set({ group: 'failed-events' }, n),
   }).catch((err) => logger.error({ err }, 'failed-events consumer stopped'));
+  const usageMeter = runUsageMeter({
+    eventsLog,
+    failedLog,
+    state,
+    logger,
+    signal: stop.signal,
+    onLag: (stream, n) => metrics.consumerLag.set({ group: `usage-${stream}` }, n),
+  }).catch((err) => logger.error({ err }, 'usage meter stopped'));
   const loader = warehouse
     ? runWarehouseLoader({
         log: eventsLog,
@@ -152,6 +161,7 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
       stop.abort();
       clearInterval(retention);
       await failedEvents;
+      await usageMeter;
       await loader;
       // The lake writer cuts and uploads its open files before it returns.
       await lakeWriter;

@@ -3,7 +3,7 @@
  * against {@link Database}. An adapter (`sqlite/`, later `postgres/`) only opens the connection
  * and supplies the few things that really differ between databases ({@link KyselyStateStoreOptions}).
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, SelectQueryBuilder, Transaction } from 'kysely';
 import { WeirError } from '../errors/catalogue.js';
 import { nameProblem } from './names.js';
 import { hashToken, looksLikeAdminToken, newAdminToken, newId, newWriteKey } from './ids.js';
@@ -117,6 +117,19 @@ function checkName(kind: 'workspace' | 'source', name: string): void {
   if (problem !== undefined) {
     throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `${kind} name ${JSON.stringify(name)} ${problem}` });
   }
+}
+
+/** The filters that listing and counting failed events share. */
+function whereFailed<O>(
+  q: SelectQueryBuilder<Database, 'failed_events', O>,
+  filter: Omit<FailedEventFilter, 'limit'>,
+): SelectQueryBuilder<Database, 'failed_events', O> {
+  if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
+  if (filter.reason !== undefined) q = q.where('reason', '=', filter.reason);
+  if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since.toISOString());
+  if (filter.replayed !== undefined) q = q.where('replayed_at', filter.replayed ? 'is not' : 'is', null);
+  if (filter.afterId !== undefined) q = q.where('id', '>', filter.afterId);
+  return q;
 }
 
 function checkLimit(limit: number): void {
@@ -312,13 +325,14 @@ export class KyselyStateStore implements StateStore {
   async listFailedEvents(filter: FailedEventFilter = {}): Promise<FailedEvent[]> {
     const limit = filter.limit ?? DEFAULT_FAILED_EVENTS_LIMIT;
     checkLimit(limit);
-    let q = this.#db
-      .selectFrom('failed_events')
-      .select(['id', 'source_id', 'reason', 'message', 'message_id', 'payload', 'received_at', 'log_partition', 'log_offset']);
-    if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
-    if (filter.reason !== undefined) q = q.where('reason', '=', filter.reason);
-    if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since.toISOString());
-    const rows = await q.orderBy('received_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+    const q = whereFailed(
+      this.#db
+        .selectFrom('failed_events')
+        .select(['id', 'source_id', 'reason', 'message', 'message_id', 'payload', 'received_at', 'log_partition', 'log_offset', 'replayed_at']),
+      filter,
+    );
+    const ordered = filter.afterId === undefined ? q.orderBy('received_at', 'desc').orderBy('id', 'desc') : q.orderBy('id', 'asc');
+    const rows = await ordered.limit(limit).execute();
     return rows.map((r) => ({
       id: Number(r.id),
       sourceId: r.source_id,
@@ -329,16 +343,23 @@ export class KyselyStateStore implements StateStore {
       receivedAt: new Date(r.received_at),
       partition: r.log_partition,
       offset: Number(r.log_offset),
+      replayedAt: r.replayed_at === null ? null : new Date(r.replayed_at),
     }));
   }
 
   async countFailedEvents(filter: Omit<FailedEventFilter, 'limit'> = {}): Promise<Map<string, number>> {
-    let q = this.#db.selectFrom('failed_events').select((eb) => ['reason', eb.fn.countAll().as('n')]);
-    if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
-    if (filter.reason !== undefined) q = q.where('reason', '=', filter.reason);
-    if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since.toISOString());
+    const q = whereFailed(this.#db.selectFrom('failed_events').select((eb) => ['reason', eb.fn.countAll().as('n')]), filter);
     const rows = await q.groupBy('reason').orderBy('reason').execute();
     return new Map(rows.map((r) => [r.reason, Number(r.n)]));
+  }
+
+  async markFailedEventsReplayed(ids: number[], at: Date): Promise<void> {
+    const replayedAt = at.toISOString();
+    await this.#db.transaction().execute(async (trx) => {
+      for (let i = 0; i < ids.length; i += INSERT_CHUNK_ROWS) {
+        await trx.updateTable('failed_events').set({ replayed_at: replayedAt }).where('id', 'in', ids.slice(i, i + INSERT_CHUNK_ROWS)).execute();
+      }
+    });
   }
 
   async updateSourceSettings(sourceId: string, changes: Record<string, unknown>): Promise<Source> {

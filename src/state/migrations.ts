@@ -147,6 +147,16 @@ function migrations(family: SqlFamily): Record<string, Migration> {
         await db.schema.alterTable('sources').dropColumn('settings').execute();
       },
     },
+    '0003_failed_replayed': {
+      async up(db: Kysely<any>): Promise<void> {
+        // Set by `weir failed replay`, so listings show what was replayed and a second replay
+        // skips it unless asked to repeat it.
+        await db.schema.alterTable('failed_events').addColumn('replayed_at', 'text').execute();
+      },
+      async down(db: Kysely<any>): Promise<void> {
+        await db.schema.alterTable('failed_events').dropColumn('replayed_at').execute();
+      },
+    },
   };
 }
 

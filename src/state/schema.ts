@@ -60,6 +60,8 @@ export interface FailedEventsTable {
   log_partition: number;
   log_offset: Int64;
   created_at: string;
+  /** ISO time of the last replay into the event log; null if never replayed. */
+  replayed_at: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface LakeFilesTable {

@@ -44,6 +44,8 @@ export interface StateStore {
   listFailedEvents(filter?: FailedEventFilter): Promise<FailedEvent[]>;
   /** Failed events per reason code. */
   countFailedEvents(filter?: Omit<FailedEventFilter, 'limit'>): Promise<Map<string, number>>;
+  /** Records that these failed events were replayed into the event log at `at`. */
+  markFailedEventsReplayed(ids: number[], at: Date): Promise<void>;
 
   /** Changes some settings of a source (dotted paths, e.g. `enrich.ip`), validated as a whole. */
   updateSourceSettings(sourceId: string, changes: Record<string, unknown>): Promise<Source>;
@@ -155,12 +157,21 @@ export interface NewFailedEvent {
 
 export interface FailedEvent extends NewFailedEvent {
   id: number;
+  /** When `weir failed replay` last appended it to the event log; null if never. */
+  replayedAt: Date | null;
 }
 
 export interface FailedEventFilter {
   sourceId?: string;
   reason?: string;
   since?: Date;
+  /** Only replayed (true) or never replayed (false) events. */
+  replayed?: boolean;
+  /**
+   * Paging for work over every match: only ids above this one, in ascending id order instead of
+   * newest first.
+   */
+  afterId?: number;
   /** Default 100. */
   limit?: number;
 }

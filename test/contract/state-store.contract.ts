@@ -241,7 +241,7 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
         assert.ok(got !== undefined);
         assert.equal(typeof got.id, 'number');
         const { id: _id, ...fields } = got;
-        assert.deepEqual(fields, row);
+        assert.deepEqual(fields, { ...row, replayedAt: null });
       });
 
       it('is idempotent on (partition, offset)', async () => {
@@ -309,6 +309,26 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
         assert.deepEqual(await store.countFailedEvents({ reason: 'R2' }), new Map([['R2', 1]]));
         assert.deepEqual(await store.countFailedEvents({ since: new Date(Date.UTC(2024, 0, 1, 0, 0, 3)) }), new Map([['R1', 1], ['R2', 1]]));
         assert.deepEqual(await store.countFailedEvents({ sourceId: 'src_none' }), new Map());
+      });
+
+      it('marks replayed events, filters on it, and pages by id', async () => {
+        await store.insertFailedEvents(Array.from({ length: 7 }, (_, i) => failed({ offset: i, reason: i % 2 ? 'R1' : 'R2' })));
+        const all = await store.listFailedEvents({ afterId: 0, limit: 1000 });
+        const ids = all.map((r) => r.id);
+        assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'afterId pages in ascending id order');
+        assert.deepEqual((await store.listFailedEvents({ afterId: ids[2]!, limit: 2 })).map((r) => r.id), ids.slice(3, 5));
+        assert.deepEqual(await store.listFailedEvents({ afterId: ids[6]! }), []);
+
+        const at = new Date('2026-03-04T05:06:07.089Z');
+        await store.markFailedEventsReplayed([ids[0]!, ids[3]!], at);
+        await store.markFailedEventsReplayed([], at);
+        const replayed = await store.listFailedEvents({ replayed: true });
+        assert.deepEqual(replayed.map((r) => r.id).sort((a, b) => a - b), [ids[0], ids[3]]);
+        assert.ok(replayed.every((r) => r.replayedAt?.getTime() === at.getTime()));
+        assert.equal((await store.listFailedEvents({ replayed: false })).length, 5);
+        assert.ok((await store.listFailedEvents({ replayed: false })).every((r) => r.replayedAt === null));
+        assert.deepEqual(await store.countFailedEvents({ replayed: false }), new Map([['R1', 2], ['R2', 3]]));
+        assert.deepEqual(await store.countFailedEvents({ replayed: true, afterId: ids[0]! }), new Map([['R1', 1]]));
       });
     });
 

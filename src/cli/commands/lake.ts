@@ -11,7 +11,8 @@ import type { TaskStatus } from '../../server/task-board.js';
 import type { Source } from '../../state/state-store.js';
 import { SourceSchemas } from '../../warehouse/source-schemas.js';
 import type { Warehouse } from '../../warehouse/warehouse.js';
-import { progressPrinter, serverAnswers } from '../context.js';
+import { serverAnswers } from '../local-server.js';
+import { progressPrinter } from '../progress.js';
 
 /** Draws a {@link Progress} stream as one bar, restarting it when the unit changes. */
 function progressBar(): (p: Progress, final?: boolean) => void {

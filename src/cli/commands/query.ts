@@ -1,20 +1,15 @@
 import { Command, Option } from 'commander';
 import type { WeirConfig } from '../../config/schema.js';
-import { ERRORS, WeirError, type ErrorCode } from '../../errors/catalogue.js';
+import { WeirError } from '../../errors/catalogue.js';
 import { openState, openWarehouse } from '../../server/backends.js';
 import { readCliToken } from '../../server/cli-token.js';
+import { postToLocalServer } from '../local-server.js';
 import { SourceSchemas } from '../../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest, type QueryResponse } from '../../warehouse/run-query.js';
-import { formatTable, positiveInt, printable } from '../context.js';
+import { csvField, formatTable, positiveInt, printable } from '../context.js';
 import { queryLake } from '../../lake/lake-reader.js';
 import { lakeCacheDir, openLake } from '../../lake/open-lake.js';
 import { sinceOption, untilOption } from './lake.js';
-
-/** RFC 4180: quote a field when it holds a comma, a quote or a line break. */
-function csvField(v: unknown): string {
-  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 function render(result: QueryResponse, format: string): string[] {
   const names = result.columns.map((c) => c.name);
@@ -59,23 +54,10 @@ async function viaLake(config: WeirConfig, sql: string, opts: { source?: string;
  * for DuckDB, whose file only one process may open.
  */
 async function viaServer(config: WeirConfig, req: QueryRequest): Promise<QueryResponse> {
-  const token = readCliToken(config);
-  if (!token) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'the warehouse is in use and no local server token was found' });
-  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
-  const res = await fetch(`http://${host}:${config.server.port}/api/query`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(req),
-  });
-  const body = (await res.json()) as QueryResponse & { code?: string; message?: string };
-  if (!res.ok) {
-    // Keep the server's code and its already rendered message.
-    const code = body.code !== undefined && body.code in ERRORS ? (body.code as ErrorCode) : 'WEIR_QUERY_FAILED';
-    const err = new WeirError(code, { detail: `HTTP ${res.status}` });
-    if (body.message) err.message = body.message;
-    throw err;
+  if (!readCliToken(config)) {
+    throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'the warehouse is in use and no local server token was found' });
   }
-  return body;
+  return postToLocalServer<QueryResponse>(config, '/api/query', req, 'WEIR_QUERY_FAILED');
 }
 
 /**

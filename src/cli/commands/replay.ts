@@ -7,7 +7,8 @@ import { logDir, openLog, openState, openWarehouse } from '../../server/backends
 import { runWarehouseLoader, WAREHOUSE_GROUP } from '../../warehouse/loader.js';
 import { positionsFrom, positionsSince, replayPending, requestReplay } from '../../warehouse/replay.js';
 import { SourceSchemas } from '../../warehouse/source-schemas.js';
-import { progressPrinter, serverAnswers } from '../context.js';
+import { serverAnswers } from '../local-server.js';
+import { progressPrinter } from '../progress.js';
 import { replayFromLakeCommand, sinceOption, untilOption } from './lake.js';
 
 /** `earliest`, an offset, or an ISO date-time. */
