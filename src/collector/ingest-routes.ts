@@ -8,6 +8,8 @@ import type { WeirConfig } from '../config/schema.js';
 import { decodeJsonBody } from './body.js';
 import { processIngest, type Endpoint, type IngestLimits } from './ingest.js';
 import type { MonthlyQuota } from './quota.js';
+import type { SourceEnrichers } from './source-enrichers.js';
+import type { DailySalts } from '../enrich/privacy/secrets.js';
 import { sendError } from '../server/http-errors.js';
 
 export interface IngestDeps {
@@ -18,6 +20,10 @@ export interface IngestDeps {
   failedWriter: Pick<LogWriter, 'append'>;
   keys: { resolve(writeKey: string): Source | undefined | Promise<Source | undefined> };
   metrics: Metrics;
+  /** Each source's enrichment and privacy steps; absent: events are stored as normalised. */
+  enrichers?: Pick<SourceEnrichers, 'for'>;
+  /** Salts for cookieless visitor ids; absent: cookieless events need an id of their own. */
+  salts?: Pick<DailySalts, 'today'>;
   /** Monthly event quotas per workspace; absent means no quota is enforced. */
   quota?: Pick<MonthlyQuota, 'check' | 'record'>;
 }
@@ -66,7 +72,7 @@ function writeKeyFromHeader(header: string | undefined): string | undefined {
  * ```
  */
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
-  const { config, writer, failedWriter, keys, metrics, quota } = deps;
+  const { config, writer, failedWriter, keys, metrics, quota, enrichers, salts } = deps;
   const limits: IngestLimits = config.limits;
   const keepIp = config.server.keepClientIp;
 
@@ -107,9 +113,16 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
           endpoint,
           body,
           source.id,
-          { receivedAt: new Date(), ip: keepIp ? req.ip : undefined },
+          {
+            receivedAt: new Date(),
+            ip: keepIp ? req.ip : undefined,
+            requestIp: req.ip,
+            userAgent: req.headers['user-agent'],
+            visitorSalt: salts?.today(),
+          },
           limits,
           flags,
+          enrichers?.for(source),
         );
         if (outcome.failed.length === 0) {
           if (outcome.records.length > 0) await writer.append(outcome.records);

@@ -3,6 +3,8 @@ import { encodeAcceptedRecord, encodeFailedRecord } from '../events/log-record.j
 import { inspectStructure, type StructureLimits } from './steps/inspect-structure.js';
 import { normaliseEvent, type RequestFacts } from './steps/normalise-event.js';
 import { validateEvent, type EventType } from './steps/validate-event.js';
+import type { Enricher } from '../enrich/enricher.js';
+import { cookielessId } from '../enrich/privacy/secrets.js';
 
 /** The ingest endpoints: one per Segment message type, plus batch. */
 export type Endpoint = EventType | 'batch';
@@ -66,12 +68,19 @@ export function processItem(
   limits: IngestLimits,
   index: number,
   flags?: EventFlags,
+  enrich?: Enricher,
 ): ItemResult {
-  const v = validateEvent(item);
+  const input = withVisitorId(item, sourceId, facts);
+  const v = validateEvent(input);
   if (!v.ok) return v;
-  const n = normaliseEvent(item as Record<string, unknown>, facts, receivedAtIso);
+  const n = normaliseEvent(input as Record<string, unknown>, facts, receivedAtIso);
   if (!n.ok) return n;
-  const event = n.event;
+  let event = n.event;
+  if (enrich !== undefined) {
+    const e = enrichEvent(event, facts, enrich);
+    if (!e.ok) return e;
+    event = e.event;
+  }
   if (flags !== undefined) {
     // A new object: normaliseEvent may hand back the item's own context, which stays as received.
     event.context = { ...(isPlainObject(event.context) ? event.context : undefined), weir: flags };
@@ -82,6 +91,44 @@ export function processItem(
     throw new WeirError('WEIR_INGEST_EVENT_TOO_LARGE', { index, size: Buffer.byteLength(json), limit: limits.maxEventBytes });
   }
   return { ok: true, record: encodeAcceptedRecord(sourceId, event, json) };
+}
+
+/** The browser tracker leaves `context.userAgent` out to stay small: the request header says it. */
+const TRACKER_LIBRARY = 'weir.js';
+
+function isCookieless(item: Record<string, unknown>): boolean {
+  const context = item.context;
+  return isPlainObject(context) && context.cookieless === true && item.anonymousId == null && item.userId == null;
+}
+
+/**
+ * A cookieless event (the tracker's `data-cookieless`) carries no id: it gets one derived from
+ * the day's salt, the source, the address and the user agent, before validation asks for one.
+ */
+function withVisitorId(item: unknown, sourceId: string, facts: RequestFacts): unknown {
+  if (facts.visitorSalt === undefined || !isPlainObject(item) || !isCookieless(item)) return item;
+  const context = item.context as Record<string, unknown>;
+  const ua = typeof context.userAgent === 'string' ? context.userAgent : (facts.userAgent ?? '');
+  return { ...item, anonymousId: cookielessId(facts.visitorSalt, sourceId, facts.requestIp ?? facts.ip ?? '', ua) };
+}
+
+/**
+ * Runs the source's enrichment. The request address is lent to it (GeoIP) when the client sent
+ * none and the server does not keep addresses, and taken back afterwards.
+ */
+function enrichEvent(event: Record<string, unknown>, facts: RequestFacts, enrich: Enricher): ReturnType<Enricher> {
+  const own = isPlainObject(event.context) ? event.context : undefined;
+  const lendIp = facts.ip === undefined && facts.requestIp !== undefined && own?.ip === undefined;
+  const fillUa = facts.userAgent !== undefined && own?.userAgent === undefined && isPlainObject(own?.library) && own.library.name === TRACKER_LIBRARY;
+  if (lendIp || fillUa) {
+    const context = { ...own };
+    if (lendIp) context.ip = facts.requestIp;
+    if (fillUa) context.userAgent = facts.userAgent;
+    event.context = context;
+  }
+  const r = enrich(event);
+  if (r.ok && lendIp && isPlainObject(r.event.context)) r.event.context.ip = undefined;
+  return r;
 }
 
 /**
@@ -108,6 +155,7 @@ export function processIngest(
   facts: RequestFacts,
   limits: IngestLimits,
   flags?: EventFlags,
+  enrich?: Enricher,
 ): IngestOutcome {
   if (!isPlainObject(body)) throw new WeirError('WEIR_INGEST_INVALID_BODY', { detail: 'request body must be a JSON object' });
   let items: unknown[];
@@ -150,7 +198,7 @@ export function processIngest(
     const badNumber = nonFinite[i];
     const r: ItemResult =
       badNumber === undefined
-        ? processItem(item, sourceId, requestFacts, receivedAtIso, limits, i, flags)
+        ? processItem(item, sourceId, requestFacts, receivedAtIso, limits, i, flags, enrich)
         : { ok: false, code: 'WEIR_EVENT_NON_FINITE_NUMBER', params: { field: badNumber } };
     if (r.ok) {
       records.push(r.record);

@@ -3,6 +3,7 @@ import { WeirError, type ErrorCode } from '../errors/catalogue.js';
 import type { FailedEvent, StateStore } from '../state/state-store.js';
 import { processItem, type IngestLimits, type ItemResult } from './ingest.js';
 import { inspectStructure } from './steps/inspect-structure.js';
+import type { Enricher } from '../enrich/enricher.js';
 
 /** Failed events read, checked and appended per step. */
 export const REPLAY_PAGE_SIZE = 500;
@@ -41,6 +42,8 @@ export interface ReplayDeps {
   limits: IngestLimits;
   /** Appends accepted-event records to the event log, resolving once they are durable. */
   append(records: Buffer[]): Promise<unknown>;
+  /** The enrichment in force now for a source (so e.g. a bot refused earlier passes once bots are kept). */
+  enricher?(sourceId: string): Promise<Enricher | undefined>;
   now?: () => Date;
 }
 
@@ -85,7 +88,7 @@ export async function replayFailedEvents(deps: ReplayDeps, options: ReplayFailed
     const records: Buffer[] = [];
     const ids: number[] = [];
     for (const failed of page) {
-      const r = replayItem(failed, deps.limits);
+      const r = replayItem(failed, deps.limits, await deps.enricher?.(failed.sourceId));
       if (r.ok) {
         records.push(r.record);
         ids.push(failed.id);
@@ -110,7 +113,7 @@ export async function replayFailedEvents(deps: ReplayDeps, options: ReplayFailed
  * One failed event through the collector's steps again: the accepted-event record it makes now,
  * or the reason it still fails.
  */
-export function replayItem(failed: FailedEvent, limits: IngestLimits): ItemResult {
+export function replayItem(failed: FailedEvent, limits: IngestLimits, enrich?: Enricher): ItemResult {
   if (failed.reason === 'WEIR_EVENT_NON_FINITE_NUMBER') return refused('WEIR_EVENT_NON_FINITE_NUMBER');
   let item: unknown;
   try {
@@ -127,7 +130,7 @@ export function replayItem(failed: FailedEvent, limits: IngestLimits): ItemResul
   }
   const receivedAt = failed.receivedAt;
   try {
-    return processItem(item, failed.sourceId, { receivedAt }, receivedAt.toISOString(), limits, 0);
+    return processItem(item, failed.sourceId, { receivedAt }, receivedAt.toISOString(), limits, 0, undefined, enrich);
   } catch (err) {
     if (err instanceof WeirError && err.code === 'WEIR_INGEST_EVENT_TOO_LARGE') return refused(err.code);
     throw err;

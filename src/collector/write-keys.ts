@@ -4,7 +4,9 @@ import type { Source, StateStore } from '../state/state-store.js';
  * Resolves write keys to sources with a cache, so the ingest hot path does not touch the
  * metadata store per request. Unknown keys are cached briefly too: a client hammering with a bad
  * key must not turn into a database query per request, while a source created a moment ago (by
- * `weir sources create` in another process) is found within `negativeTtlMs`.
+ * `weir sources create` in another process) is found within `negativeTtlMs`. Known sources are
+ * looked up again in the background every `refreshMs`, so a change of a source's settings
+ * (`weir sources update`) reaches every collector within seconds without slowing a request.
  *
  * @example
  * ```ts
@@ -13,7 +15,7 @@ import type { Source, StateStore } from '../state/state-store.js';
  * ```
  */
 export class WriteKeyCache {
-  private readonly known = new Map<string, Source>();
+  private readonly known = new Map<string, { source: Source; fetchedAt: number }>();
   private readonly unknown = new Map<string, number>();
   private readonly inflight = new Map<string, Promise<Source | undefined>>();
 
@@ -21,11 +23,21 @@ export class WriteKeyCache {
     private readonly state: Pick<StateStore, 'sourceByWriteKey'>,
     private readonly negativeTtlMs = 2000,
     private readonly maxUnknown = 10000,
+    private readonly refreshMs = 5000,
   ) {}
 
   resolve(writeKey: string): Source | undefined | Promise<Source | undefined> {
     const hit = this.known.get(writeKey);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      if (Date.now() - hit.fetchedAt > this.refreshMs && !this.inflight.has(writeKey)) {
+        // Stale: answer with what is known, and refresh for the next request.
+        hit.fetchedAt = Date.now();
+        const p = this.lookup(writeKey);
+        this.inflight.set(writeKey, p);
+        p.catch(() => undefined);
+      }
+      return hit.source;
+    }
     const until = this.unknown.get(writeKey);
     if (until !== undefined && until > Date.now()) return undefined;
     let p = this.inflight.get(writeKey);
@@ -40,9 +52,11 @@ export class WriteKeyCache {
     try {
       const source = await this.state.sourceByWriteKey(writeKey);
       if (source) {
-        this.known.set(writeKey, source);
+        this.known.set(writeKey, { source, fetchedAt: Date.now() });
         this.unknown.delete(writeKey);
       } else {
+        // A deleted key stops working at the next refresh.
+        this.known.delete(writeKey);
         if (this.unknown.size >= this.maxUnknown) this.unknown.clear();
         this.unknown.set(writeKey, Date.now() + this.negativeTtlMs);
       }

@@ -89,6 +89,15 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    privacy: Type.Object(
+      {
+        geoipDatabase: Type.String({
+          default: '',
+          description: 'a MaxMind-format City or Country database (.mmdb) for context.location; empty: no GeoIP',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     sinks: Type.Object(
       {
         nice: Type.Integer({

@@ -86,7 +86,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tasks: deps.tasks,
     lake: deps.lake,
     // This process's own writer: the log's partitions each have one writer, held by a collector.
-    replayFailed: (options) => replayFailedEvents({ state: deps.state, limits: config.limits, append: (records) => deps.writer.append(records) }, options),
+    replayFailed: (options) =>
+      replayFailedEvents(
+        {
+          state: deps.state,
+          limits: config.limits,
+          append: (records) => deps.writer.append(records),
+          enricher: async (sourceId) => {
+            const source = await deps.state.getSource(sourceId);
+            return source && deps.enrichers?.for(source);
+          },
+        },
+        options,
+      ),
   });
   return app;
 }

@@ -14,6 +14,8 @@ import { drainOnce } from './drain-signals.js';
 import type { QueryResponse } from '../warehouse/run-query.js';
 import type { TaskStatus } from './task-board.js';
 import { openLake } from '../lake/open-lake.js';
+import { openSourceEnrichers } from '../collector/source-enrichers.js';
+import { DailySalts } from '../enrich/privacy/secrets.js';
 import type { SinkStatus } from './sinks-worker.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
@@ -66,6 +68,8 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     failedWriter,
     keys: new WriteKeyCache(state),
     quota,
+    enrichers: await openSourceEnrichers(config),
+    salts: new DailySalts(config.dataDir),
     state,
     metrics,
     logger,

@@ -1,15 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WeirServer, basic, post, removeDir, tailAll, tempDir } from '../helpers/weir-process.js';
+import { WeirServer, basic, post, removeDir, tailAll, tempDir, weir } from '../helpers/weir-process.js';
 
 test('client ip: kept only when configured; X-Forwarded-For believed only from trusted proxies', async () => {
   const dataDir = tempDir('weir-ip-');
   try {
+    // Whole addresses, so the trust rules can be told apart (the default truncates them).
+    const set = weir(['sources', 'update', 'default', '--set', 'enrich.ip=keep'], { env: { WEIR_DATA_DIR: dataDir } });
+    assert.equal(set.status, 0, set.stderr);
     const server = await WeirServer.start({
       dataDir,
       workers: 1,
       env: { WEIR_SERVER_KEEP_CLIENT_IP: 'true', WEIR_SERVER_TRUST_PROXY: '127.0.0.1' },
     });
+    // The CLI created the source before the server's first start, so the banner shows no key.
+    server.writeKey = (JSON.parse(weir(['sources', 'list', '--json'], { env: { WEIR_DATA_DIR: dataDir } }).stdout) as Array<{ writeKey: string }>)[0]!.writeKey;
     const h = { authorization: basic(server.writeKey) };
     assert.equal((await post(server, '/v1/track', { event: 'A', userId: 'u', messageId: 'direct' }, h)).status, 200);
     assert.equal(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { WeirConfig } from '../../config/schema.js';
+import { openSourceEnrichers } from '../../collector/source-enrichers.js';
 import { replayFailedEvents, type ReplayFailedOptions, type ReplaySummary } from '../../collector/replay-failed.js';
 import { openLog } from '../../server/backends.js';
 import type { FailedEvent, FailedEventFilter, StateStore } from '../../state/state-store.js';
@@ -109,7 +110,12 @@ async function replayHere(config: WeirConfig, state: StateStore, options: Replay
   try {
     const writer = await log.openWriter(0);
     try {
-      return await replayFailedEvents({ state, limits: config.limits, append: (records) => writer.append(records) }, options);
+      const enrichers = await openSourceEnrichers(config);
+      const enricher = async (sourceId: string) => {
+        const source = await state.getSource(sourceId);
+        return source && enrichers.for(source);
+      };
+      return await replayFailedEvents({ state, limits: config.limits, append: (records) => writer.append(records), enricher }, options);
     } finally {
       await writer.close();
     }

@@ -13,6 +13,15 @@ export interface RequestFacts {
   integrations?: Record<string, unknown>;
   /** Client address to keep, or undefined to keep none. */
   ip?: string;
+  /**
+   * The request's address even when it is not kept: enrichment (GeoIP) and cookieless visitor
+   * ids use it, then it is dropped.
+   */
+  requestIp?: string;
+  /** The request's User-Agent header (for browser-tracker events that leave it out). */
+  userAgent?: string;
+  /** Today's salt for cookieless visitor ids; absent: cookieless events get no derived id. */
+  visitorSalt?: Buffer;
 }
 
 export type Normalised = { ok: true; event: Record<string, unknown> };
