@@ -71,6 +71,9 @@ async function sourceIdParam(state: StateStore, value: unknown): Promise<string 
   return source.id;
 }
 
+/** Failed events one replay request examines unless it asks for another number. */
+const REPLAY_STEP = 10_000;
+
 /**
  * The management API, guarded by the admin token (`Authorization: Bearer <token>`).
  *
@@ -197,9 +200,10 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   /**
    * Validates failed events again under the current configuration and ingests those that pass
    * now: `{"source": "web", "reason": "WEIR_EVENT_BOT", "since": "…", "dryRun": false,
-   * "again": false}` (every field optional; an empty body replays every failed event not
-   * replayed before) → `{ examined, valid, stillFailing: {reason: n}, nextAfterId, dryRun }`.
-   * `limit` and `afterId` (the previous answer's `nextAfterId`) take a large set in steps.
+   * "again": false, "limit": 10000, "afterId": 0}`, every field optional (an empty body takes
+   * the first 10,000 failed events not replayed before) → `{ examined, valid, stillFailing:
+   * {reason: n}, nextAfterId, dryRun }`. While `nextAfterId` is not null, more may be left:
+   * send it back as `afterId`. Steps keep each request well inside the request timeout.
    */
   app.post('/api/failed-events/replay', { bodyLimit: 16 * 1024 }, async (req) => {
     const raw = req.body as Buffer | undefined;
@@ -221,7 +225,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       dryRun: booleanParam(body.dryRun, 'dryRun'),
       again: booleanParam(body.again, 'again'),
       afterId: body.afterId as number | undefined,
-      limit: body.limit === undefined ? undefined : positiveInt(body.limit, 'limit', 0, 100_000),
+      limit: positiveInt(body.limit, 'limit', REPLAY_STEP, 100_000),
     });
   });
 

@@ -146,7 +146,7 @@ describe('usage meter', { timeout: 30_000 }, () => {
 
   it('restarts from its saved positions, not from the log offsets it commits for retention', async () => {
     await send({ accepted: 20, failed: 4 }, ['2026-05-01T10:00']);
-    await meterUntil(caughtUp);
+    await meterUntil(caughtUp, { logCommitMs: 0 });
     const groups = await eventsLog.groups();
     assert.deepEqual(groups.get(USAGE_GROUP), new Map([[0, 10], [1, 10]]), 'retention waits for what the meter counted');
 

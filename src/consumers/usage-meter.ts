@@ -27,6 +27,11 @@ export interface UsageMeterOptions {
   maxRecords?: number;
   /** How long a batch waits to fill; default 500 ms. */
   maxWaitMs?: number;
+  /**
+   * At most one commit of the log group per this many milliseconds (default 5,000): it only
+   * lets retention proceed, and each costs a few fsyncs per partition.
+   */
+  logCommitMs?: number;
   /** After each counted batch. */
   onBatch?(stream: MeteredStream, records: number): void;
   /** Records not yet counted, whenever a stream is idle. */
@@ -44,8 +49,8 @@ const HOUR_MS = 3_600_000;
  * metadata transaction (`addUsage`), and every start seeks to the saved positions. The log's own
  * committed offset is not used for that, since it lives in another store and a crash between the
  * two would count a batch twice or never. The meter still commits the same positions to its log
- * group afterwards, so retention never deletes a segment it has not counted; that commit may
- * trail the saved positions, never lead them.
+ * group afterwards (at most every `logCommitMs`), so retention never deletes a segment it has
+ * not counted; that commit may trail the saved positions, never lead them.
  *
  * @example
  * ```ts
@@ -86,6 +91,8 @@ async function meterStream(stream: MeteredStream, log: EventLog, workspaces: Wor
 
 async function countBatches(stream: MeteredStream, consumer: LogConsumer, workspaces: WorkspaceOf, opts: UsageMeterOptions): Promise<void> {
   const name = USAGE_CONSUMERS[stream];
+  const counted = new Map<number, number>();
+  let lastCommit = 0;
   while (!opts.signal.aborted) {
     const records = await consumer.poll({ maxRecords: opts.maxRecords ?? 5000, maxWaitMs: opts.maxWaitMs ?? 500, signal: opts.signal });
     if (records.length === 0) {
@@ -94,7 +101,11 @@ async function countBatches(stream: MeteredStream, consumer: LogConsumer, worksp
     }
     const { rows, positions } = await tally(records, workspaces);
     await opts.state.addUsage(rows, name, positions);
-    await consumer.commit(positions);
+    for (const [p, o] of positions) counted.set(p, o);
+    if (Date.now() - lastCommit >= (opts.logCommitMs ?? 5000)) {
+      await consumer.commit(counted);
+      lastCommit = Date.now();
+    }
     opts.onBatch?.(stream, records.length);
   }
 }
