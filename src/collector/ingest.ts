@@ -127,7 +127,12 @@ function enrichEvent(event: Record<string, unknown>, facts: RequestFacts, enrich
     event.context = context;
   }
   const r = enrich(event);
-  if (r.ok && lendIp && isPlainObject(r.event.context)) r.event.context.ip = undefined;
+  if (r.ok && lendIp && isPlainObject(r.event.context)) {
+    const context = r.event.context;
+    context.ip = undefined;
+    // A context made only to lend the address goes again when nothing else was added to it.
+    if (own === undefined && Object.values(context).every((v) => v === undefined)) r.event.context = undefined;
+  }
   return r;
 }
 
