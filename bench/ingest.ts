@@ -44,15 +44,25 @@ function need(cmd: string, pkg: string): void {
   }
 }
 
+/** Real browsers' user agents, a few distinct ones as on a real site. */
+const UAS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
+];
+
 /** A wrk script that posts a batch of 20 events with unique messageIds per request. */
 function wrkScript(writeKey: string, delayMs: number): string {
   const auth = Buffer.from(`${writeKey}:`).toString('base64');
-  // ~300 bytes per event, like a typical web track call with context.
+  // ~550 bytes per event, like a web track call from analytics.js: a user agent, a page url with
+  // UTM parameters and a search referrer, so every enrichment step has work to do.
   // Timestamps differ per event, as they do from a real SDK, so no per-batch caching flatters us.
   const event = (id: string, i: number) =>
     `{"type":"track","event":"Product Viewed","userId":"user-4711","messageId":"' .. ${id} .. '",` +
     `"timestamp":"2026-11-22T10:00:${String(i).padStart(2, '0')}.${String((i * 37) % 1000).padStart(3, '0')}Z","properties":{"product_id":"sku-123456","name":"Trail shoe","price":89.9,"currency":"EUR","category":"shoes"},` +
-    `"context":{"library":{"name":"bench","version":"1.0.0"},"page":{"path":"/products/sku-123456","referrer":"https://www.example.com/"},"locale":"en-GB"}}`;
+    `"context":{"library":{"name":"bench","version":"1.0.0"},"ip":"203.0.113.${i}","userAgent":"${UAS[i % UAS.length]}",` +
+    `"page":{"path":"/products/sku-123456","url":"https://shop.example.com/products/sku-123456?utm_source=google&utm_medium=cpc&utm_campaign=spring","referrer":"https://www.google.com/"},"locale":"en-GB"}}`;
   const parts: string[] = [];
   for (let i = 0; i < EVENTS_PER_REQUEST; i++) parts.push(`'${event(`prefix .. n .. "-${i}"`, i)}'`);
   return `
@@ -123,6 +133,9 @@ async function startWeir(dataDir: string, port: number): Promise<{ child: ChildP
       WEIR_SERVER_WORKERS: String(WORKERS),
       WEIR_LOGGING_LEVEL: 'warn',
       WEIR_WAREHOUSE_ENGINE: WAREHOUSE,
+      // The collector alone means no sink at all: the lake writer is off too.
+      WEIR_LAKE_ENABLED: WAREHOUSE === 'none' ? 'false' : 'true',
+      WEIR_SERVER_KEEP_CLIENT_IP: 'true',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
