@@ -75,8 +75,9 @@ async function append(log: EventLog, events: ReturnType<typeof knownEvents>): Pr
 }
 
 /** Runs the writer until it has read everything, then drains it (cutting every open file). */
-async function writeAll(fx: Fixture, extra: Partial<Parameters<typeof runLakeWriter>[0]> = {}): Promise<void> {
+async function writeAll(fx: Fixture, extra: Partial<Parameters<typeof runLakeWriter>[0]> & { stopWhen?: () => boolean } = {}): Promise<void> {
   const stop = new AbortController();
+  const { stopWhen = () => true, ...options } = extra;
   await runLakeWriter({
     log: fx.log,
     blob: fx.blob,
@@ -85,8 +86,8 @@ async function writeAll(fx: Fixture, extra: Partial<Parameters<typeof runLakeWri
     logger: createLogger('silent'),
     signal: stop.signal,
     maxFileBytes: 4096,
-    onIdle: () => stop.abort(),
-    ...extra,
+    onIdle: () => stopWhen() && stop.abort(),
+    ...options,
   });
 }
 
@@ -190,20 +191,14 @@ test('files are cut by age as well as by size', async () => {
   const fx = await fixture();
   try {
     await append(fx.log, knownEvents(20));
-    const stop = new AbortController();
     const files: string[] = [];
     let polls = 0;
-    await runLakeWriter({
-      log: fx.log,
-      blob: fx.blob,
-      state: fx.state,
-      workspaceOf: async () => 'ws_test',
-      logger: createLogger('silent'),
-      signal: stop.signal,
+    await writeAll(fx, {
+      maxFileBytes: undefined,
       maxFileAgeMs: 1,
       onFile: (f) => files.push(f.key),
       // Age, not the drain, must have cut them: stop only once files exist.
-      onIdle: () => (files.length > 0 || ++polls > 50) && stop.abort(),
+      stopWhen: () => files.length > 0 || ++polls > 50,
     });
     assert.ok(files.length >= 6, `expected files cut by age, got ${files.length}`);
     const stored = await fx.state.listLakeFiles({ kind: 'events', state: 'stored' });
