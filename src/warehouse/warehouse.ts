@@ -14,6 +14,7 @@
  * await wh.createTable({ schema: 'web', table: 'tracks' }, [{ name: 'id', type: 'varchar' }], 'id');
  * await wh.write({ schema: 'web', table: 'tracks' }, [{ name: 'id', type: 'varchar' }], [['m1']], 'insert', 'id');
  * const r = await wh.query('select count(*) as n from tracks', { schema: 'web', timeoutMs: 5000, maxRows: 100 });
+ * await wh.execute('create or replace view recent as select * from tracks limit 10', { schema: 'web', timeoutMs: 5000 });
  * ```
  */
 export interface Warehouse {
@@ -67,6 +68,21 @@ export interface Warehouse {
    */
   query(sql: string, options: QueryOptions): Promise<QueryResult>;
 
+  /**
+   * Runs trusted SQL that writes: DDL and DML from the pipelines folder, never console SQL.
+   * Several statements separated by `;` run in order, with the schema first on the search path
+   * (unqualified tables are created and found there) and timestamps rendered in UTC.
+   * - DuckDB and Postgres run them in one transaction: every statement takes effect or none.
+   *   Transaction control (`BEGIN`, `COMMIT`) does not belong in the text.
+   * - ClickHouse has no transactions: statements run one after another, each mutation
+   *   (`ALTER TABLE … DELETE | UPDATE`) is waited for before the next statement, and a failure
+   *   leaves the earlier statements applied.
+   * Stops after `timeoutMs` (`WEIR_QUERY_TIMEOUT`, rolled back where transactional). The engine
+   * refusing a statement is `WEIR_WAREHOUSE_FAILED` with its message; an unreachable engine is
+   * the retriable `WEIR_WAREHOUSE_UNAVAILABLE`.
+   */
+  execute(sql: string, options: ExecuteOptions): Promise<void>;
+
   /** Resolves when the engine answers; rejects with `WEIR_WAREHOUSE_UNAVAILABLE` otherwise. */
   ping(): Promise<void>;
 
@@ -94,6 +110,12 @@ export interface QueryOptions {
   schema: string;
   timeoutMs: number;
   maxRows: number;
+}
+
+export interface ExecuteOptions {
+  /** Schema searched first, and where unqualified tables are created. */
+  schema: string;
+  timeoutMs: number;
 }
 
 export interface QueryResult {

@@ -171,6 +171,60 @@ export function warehouseContract(name: string, factory: () => Promise<Warehouse
       assert.deepEqual(await rows(wh, 'select count(*) as n from pages'), [[1]], 'nothing was changed');
     });
 
+    /** CREATE TABLE in the engine's own words (ClickHouse wants an engine). */
+    const createSql = (wh: Warehouse, table: string): string =>
+      wh.engine === 'clickhouse'
+        ? `CREATE TABLE ${table} (id String, n Int64) ENGINE = MergeTree ORDER BY id`
+        : `create table ${table} (id varchar, n bigint)`;
+    const deleteSql = (wh: Warehouse, table: string, where: string): string =>
+      wh.engine === 'clickhouse' ? `ALTER TABLE ${table} DELETE WHERE ${where}` : `delete from ${table} where ${where}`;
+    const execOptions = { schema, timeoutMs: 20_000 };
+
+    it('execute runs several statements, DDL and DML, with unqualified names in the schema', async (wh) => {
+      await wh.ensureSchema(schema);
+      await wh.execute(
+        `${createSql(wh, 'ex_a')};
+         -- a comment; with a semicolon
+         insert into ex_a (id, n) values ('a', 1), ('b;2', 2);
+         insert into ex_a (id, n) select concat(id, 'x'), n * 10 from ex_a;`,
+        execOptions,
+      );
+      assert.equal((await wh.describe(schema)).has('ex_a'), true, 'created in the schema');
+      assert.deepEqual(await rows(wh, 'select id, n from ex_a order by id'), [['a', 1], ['ax', 10], ['b;2', 2], ['b;2x', 20]]);
+      // A delete and an insert in one call: the delete has taken effect (ClickHouse: its
+      // mutation is done) before the insert runs and before execute resolves.
+      await wh.execute(`${deleteSql(wh, 'ex_a', 'n >= 10')}; insert into ex_a (id, n) values ('c', 3)`, execOptions);
+      assert.deepEqual(await rows(wh, 'select id, n from ex_a order by id'), [['a', 1], ['b;2', 2], ['c', 3]]);
+      await wh.execute('  -- nothing to run\n', execOptions);
+    });
+
+    it('execute is all or nothing where the engine has transactions; errors are WEIR_WAREHOUSE_FAILED', async (wh) => {
+      await assert.rejects(wh.execute("insert into ex_a (id, n) values ('d', 4); insert into no_such_table_here (x) values (1)", execOptions), (err: unknown) => {
+        assert.ok(err instanceof WeirError);
+        assert.equal(err.code, 'WEIR_WAREHOUSE_FAILED');
+        assert.equal(err.retriable, false);
+        assert.match(err.message, /no_such_table_here/);
+        return true;
+      });
+      const ids = (await rows(wh, 'select id from ex_a order by id')).map((r) => r[0]);
+      // ClickHouse has no transactions: the first insert stays, as the port documents.
+      assert.deepEqual(ids, wh.engine === 'clickhouse' ? ['a', 'b;2', 'c', 'd'] : ['a', 'b;2', 'c']);
+    });
+
+    it('a slow execute stops at the timeout with WEIR_QUERY_TIMEOUT and leaves nothing behind where transactional', async (wh, f) => {
+      const started = Date.now();
+      await assert.rejects(wh.execute(`insert into ex_a (id, n) values ('slow', 9); ${f.slowQuery}`, { schema, timeoutMs: 300 }), (err: unknown) => {
+        assert.ok(err instanceof WeirError);
+        assert.equal(err.code, 'WEIR_QUERY_TIMEOUT');
+        return true;
+      });
+      assert.ok(Date.now() - started < 5000, 'stopped promptly');
+      const slow = await rows(wh, "select count(*) from ex_a where id = 'slow'");
+      assert.deepEqual(slow, [[wh.engine === 'clickhouse' ? 1 : 0]]);
+      await wh.execute("insert into ex_a (id, n) values ('after', 1)", execOptions);
+      assert.deepEqual(await rows(wh, "select n from ex_a where id = 'after'"), [[1]]);
+    });
+
     it('a slow query stops at the timeout with WEIR_QUERY_TIMEOUT', async (wh, f) => {
       const started = Date.now();
       await assert.rejects(wh.query(f.slowQuery, { schema, timeoutMs: 300, maxRows: 10 }), (err: unknown) => {

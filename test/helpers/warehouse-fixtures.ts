@@ -33,6 +33,7 @@ export function trackSchemas(inner: Warehouse): { warehouse: Warehouse; schemas:
     addColumns: (table, columns) => inner.addColumns(table, columns),
     write: (table, columns, rows, mode, key) => inner.write(table, columns, rows, mode, key),
     query: (sql, options) => inner.query(sql, options),
+    execute: (sql, options) => inner.execute(sql, options),
     ping: () => inner.ping(),
     close: () => inner.close(),
   };

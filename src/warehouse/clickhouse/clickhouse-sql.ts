@@ -126,3 +126,91 @@ export function inLists(keys: string[]): string[] {
   if (current.length > 0) lists.push(current.join(', '));
   return lists;
 }
+
+/**
+ * Splits SQL text into its statements at the semicolons outside quotes and comments: the HTTP
+ * interface takes one statement per request. Quotes follow ClickHouse: `'…'`, `"…"` and `` `…` ``
+ * with backslash escapes or a doubled quote; comments are `--` to the end of the line and
+ * `/* … *\/`. Statements holding only whitespace and comments are left out.
+ *
+ * @example
+ * ```ts
+ * splitStatements("insert into t values ('a;b'); -- done\nselect 1;"); // ["insert into t values ('a;b')", '-- done\nselect 1']
+ * ```
+ */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let code = false;
+  let i = 0;
+  const push = (end: number): void => {
+    if (code) out.push(sql.slice(start, end).trim());
+    start = end + 1;
+    code = false;
+  };
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (c === "'" || c === '"' || c === '`') {
+      code = true;
+      i += 1;
+      while (i < sql.length) {
+        if (sql[i] === '\\') i += 2;
+        else if (sql[i] === c && sql[i + 1] === c) i += 2;
+        else if (sql[i] === c) break;
+        else i += 1;
+      }
+      i += 1;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i);
+      i = end === -1 ? sql.length : end + 1;
+    } else if (c === '/' && sql[i + 1] === '*') {
+      const end = sql.indexOf('*/', i + 2);
+      i = end === -1 ? sql.length : end + 2;
+    } else if (c === ';') {
+      push(i);
+      i += 1;
+    } else {
+      if (!/\s/.test(c)) code = true;
+      i += 1;
+    }
+  }
+  push(sql.length);
+  return out;
+}
+
+/** Leading whitespace and comments of a statement, removed. */
+function withoutLeadingComments(sql: string): string {
+  let s = sql;
+  for (;;) {
+    const t = s.trimStart();
+    if (t.startsWith('--')) {
+      const end = t.indexOf('\n');
+      s = end === -1 ? '' : t.slice(end + 1);
+    } else if (t.startsWith('/*')) {
+      const end = t.indexOf('*/');
+      s = end === -1 ? '' : t.slice(end + 2);
+    } else return t;
+  }
+}
+
+const NAME = '(?:`(?:[^`\\\\]|\\\\.|``)*`|[A-Za-z_][\\w$]*)';
+const MUTATION = new RegExp(`^ALTER\\s+TABLE\\s+(${NAME})(?:\\.(${NAME}))?\\s+(?:ON\\s+CLUSTER\\s+\\S+\\s+)?(?:DELETE|UPDATE)\\b`, 'i');
+
+function unquote(name: string): string {
+  return name.startsWith('`') ? name.slice(1, -1).replace(/\\(.)|``/g, (_match, c?: string) => c ?? '`') : name;
+}
+
+/**
+ * The table a statement mutates (`ALTER TABLE … DELETE | UPDATE`), whose mutation runs in the
+ * background on ClickHouse; undefined for any other statement.
+ *
+ * @example
+ * ```ts
+ * mutatedTable('ALTER TABLE `an`.t DELETE WHERE day = today()', 'web'); // { schema: 'an', table: 't' }
+ * ```
+ */
+export function mutatedTable(statement: string, schema: string): { schema: string; table: string } | undefined {
+  const m = MUTATION.exec(withoutLeadingComments(statement));
+  if (!m?.[1]) return undefined;
+  return m[2] === undefined ? { schema, table: unquote(m[1]) } : { schema: unquote(m[1]), table: unquote(m[2]) };
+}

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
 import { WeirError } from '../../errors/catalogue.js';
 import { keyIndexOf, lastByKey } from '../rows.js';
-import type { ColumnSpec, ColumnType, QueryOptions, QueryResult, TableRef, Value, Warehouse } from '../warehouse.js';
+import type { ColumnSpec, ColumnType, ExecuteOptions, QueryOptions, QueryResult, TableRef, Value, Warehouse } from '../warehouse.js';
 import { queryError, serverError, warehouseError } from './clickhouse-errors.js';
-import { BOOLEAN_COMMENT, columnDefinition, columnType, ident, inLists, literal, tableName, weirType } from './clickhouse-sql.js';
+import { BOOLEAN_COMMENT, columnDefinition, columnType, ident, inLists, literal, mutatedTable, splitStatements, tableName, weirType } from './clickhouse-sql.js';
 import { UnstorableValueError, decodeResult, encodeCell, type JsonCell, type ResultColumn } from './clickhouse-values.js';
 
 export interface ClickHouseWarehouseOptions {
@@ -277,6 +277,63 @@ class ClickHouseWarehouse implements Warehouse {
       throw queryError(err, options.timeoutMs);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  async execute(sql: string, options: ExecuteOptions): Promise<void> {
+    const deadline = Date.now() + options.timeoutMs;
+    const timeout = (cause?: unknown) => new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs: options.timeoutMs }, { cause });
+    for (const statement of splitStatements(sql)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw timeout();
+      const queryId = randomUUID();
+      const controller = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, left);
+      try {
+        await this.client.command({
+          query: statement,
+          query_id: queryId,
+          abort_signal: controller.signal,
+          clickhouse_settings: {
+            max_execution_time: Math.max(1, Math.ceil(left / 1000)),
+            // Errors after the first rows of an INSERT … SELECT arrive as an error status.
+            wait_end_of_query: 1,
+            database: options.schema,
+          },
+        });
+      } catch (err) {
+        if (timedOut) {
+          await this.client.command({ query: `KILL QUERY WHERE query_id = ${literal(queryId)} ASYNC` }).catch(() => undefined);
+          throw timeout(err);
+        }
+        const server = serverError(err);
+        if (server && server.code === 159) throw timeout(err);
+        throw warehouseError(err, 'execute');
+      } finally {
+        clearTimeout(timer);
+      }
+      const mutated = mutatedTable(statement, options.schema);
+      if (mutated) await this.awaitMutations(mutated, deadline, timeout);
+    }
+  }
+
+  /**
+   * Waits until the table's mutations are done: they run in the background, and 18.16 has no
+   * `mutations_sync`. A mutation applies to the parts that existed when it was made, so rows
+   * inserted afterwards are safe either way; waiting makes the statement's effect visible before
+   * the next one runs, as on the other engines.
+   */
+  private async awaitMutations(table: TableRef, deadline: number, timeout: () => WeirError): Promise<void> {
+    const query = `SELECT count() FROM system.mutations WHERE database = ${literal(table.schema)} AND table = ${literal(table.table)} AND is_done = 0`;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+      const [row] = await this.select<[string]>(query, `wait for mutations of ${table.schema}.${table.table}`);
+      if (row?.[0] === '0') return;
+      if (Date.now() + pause > deadline) throw timeout();
+      await new Promise((r) => setTimeout(r, pause));
     }
   }
 

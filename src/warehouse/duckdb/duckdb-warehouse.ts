@@ -1,9 +1,11 @@
 /**
  * The embedded Warehouse: one DuckDB file, opened by this process alone (DuckDB locks the file).
  *
- * Two connections on one instance: the writer (DDL and loads) and the reader (console queries
- * and ping), each behind its own queue, so a slow console query never holds up a load and a
- * load never holds up a query. DuckDB's MVCC gives the reader committed data only.
+ * Three connections on one instance, each behind its own queue: the writer (DDL and loads), the
+ * reader (console queries and ping) and the executor (pipeline SQL), so a slow console query or
+ * a long pipeline model never holds up a load, and interrupting one at its timeout touches only
+ * its own connection. DuckDB's MVCC gives each committed data only; the loader and the
+ * pipelines write different tables, so their transactions do not conflict.
  *
  * Safety of console SQL, in layers:
  * - the instance starts with `enable_external_access = false` (no file, network, ATTACH, COPY,
@@ -30,7 +32,7 @@ import {
 } from '@duckdb/node-api';
 import { WeirError } from '../../errors/catalogue.js';
 import { keyIndexOf, lastByKey } from '../rows.js';
-import type { ColumnSpec, ColumnType, QueryOptions, QueryResult, TableRef, Value, Warehouse } from '../warehouse.js';
+import type { ColumnSpec, ColumnType, ExecuteOptions, QueryOptions, QueryResult, TableRef, Value, Warehouse } from '../warehouse.js';
 import { DUCKDB_TYPE, qualified, quoteIdent, quoteLiteral, weirTypeOf } from './duckdb-sql.js';
 import { VECTOR_TYPE, jsonFromDuckDb, toDuckDbValue } from './duckdb-values.js';
 import { SerialQueue } from './serial-queue.js';
@@ -76,7 +78,8 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS);
     const writer = await instance.connect();
     const reader = await instance.connect();
-    return new DuckDbWarehouse(instance, writer, reader);
+    const executor = await instance.connect();
+    return new DuckDbWarehouse(instance, writer, reader, executor);
   } catch (err) {
     instance?.closeSync();
     throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'duckdb', detail: engineMessage(err) }, { cause: err });
@@ -87,14 +90,16 @@ class DuckDbWarehouse implements Warehouse {
   readonly engine = 'duckdb' as const;
   private readonly writes = new SerialQueue();
   private readonly reads = new SerialQueue();
-  /** The schema the reader's search_path currently starts with. */
-  private searchSchema: string | undefined;
+  private readonly executes = new SerialQueue();
+  /** The schema each connection's search_path currently starts with. */
+  private readonly searchSchema = new Map<DuckDBConnection, string>();
   private closing: Promise<void> | undefined;
 
   constructor(
     private readonly instance: DuckDBInstance,
     private readonly writer: DuckDBConnection,
     private readonly reader: DuckDBConnection,
+    private readonly executor: DuckDBConnection,
   ) {}
 
   describe(schema: string): Promise<Map<string, Map<string, ColumnType>>> {
@@ -199,6 +204,33 @@ class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  execute(sql: string, options: ExecuteOptions): Promise<void> {
+    return this.executes.run(async () => {
+      if (this.closing) throw closedError();
+      if (sql.trim() === '') return;
+      const conn = this.executor;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        conn.interrupt();
+      }, options.timeoutMs);
+      try {
+        await this.useSchema(conn, options.schema);
+        // The first schema of the search path is also where unqualified tables are created.
+        await transaction(conn, async () => {
+          await conn.run(sql);
+        });
+      } catch (err) {
+        if (err instanceof WeirError) throw err;
+        if (this.closing) throw closedError(err);
+        if (timedOut) throw new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs: options.timeoutMs }, { cause: err });
+        throw writeError(err);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+
   ping(): Promise<void> {
     return this.onReader(async (conn) => {
       try {
@@ -215,11 +247,14 @@ class DuckDbWarehouse implements Warehouse {
   }
 
   private async shutdown(): Promise<void> {
-    // A running console query is given up; a running write is let finish.
+    // A running console query or pipeline statement is given up (the pipeline's transaction
+    // rolls back, and its task runs again); a running load is let finish.
     this.reader.interrupt();
-    await Promise.all([this.writes.idle(), this.reads.idle()]);
+    this.executor.interrupt();
+    await Promise.all([this.writes.idle(), this.reads.idle(), this.executes.idle()]);
     this.reader.disconnectSync();
     this.writer.disconnectSync();
+    this.executor.disconnectSync();
     // Checkpoints the WAL into the file and releases the file lock.
     this.instance.closeSync();
   }
@@ -260,11 +295,11 @@ class DuckDbWarehouse implements Warehouse {
     return { columns, rows, truncated };
   }
 
-  /** Puts the schema first on the reader's search path (then `main`), once per change. */
+  /** Puts the schema first on a connection's search path (then `main`), once per change. */
   private async useSchema(conn: DuckDBConnection, schema: string): Promise<void> {
-    if (this.searchSchema === schema) return;
+    if (this.searchSchema.get(conn) === schema) return;
     await conn.run(`set search_path = ${quoteLiteral(`${quoteIdent(schema)},main`)}`);
-    this.searchSchema = schema;
+    this.searchSchema.set(conn, schema);
   }
 
   private onWriter<T>(task: (conn: DuckDBConnection) => Promise<T>): Promise<T> {

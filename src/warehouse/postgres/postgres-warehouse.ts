@@ -5,9 +5,9 @@
  */
 import { WeirError } from '../../errors/catalogue.js';
 import { keyIndexOf, lastByKey } from '../rows.js';
-import type { ColumnSpec, ColumnType, QueryOptions, QueryResult, TableRef, Value, Warehouse } from '../warehouse.js';
+import type { ColumnSpec, ColumnType, ExecuteOptions, QueryOptions, QueryResult, TableRef, Value, Warehouse } from '../warehouse.js';
 import { createPgPool, type PgClientLike, type PgPoolLike, type PgQueryResult } from './pg-pool.js';
-import { isCreateRace, isUnreachable, queryError, unavailableError, warehouseError } from './postgres-errors.js';
+import { isCreateRace, isUnreachable, queryError, sqlState, unavailableError, warehouseError } from './postgres-errors.js';
 import { addColumnsSql, createTableSql, cursorQuery, insertSql, quoteIdent, weirTypeOf } from './postgres-sql.js';
 import { resultTypes } from './result-types.js';
 
@@ -65,6 +65,11 @@ class Lease {
     this.client.removeListener('error', this.onError);
     this.client.release(this.failure);
   }
+}
+
+/** A timeout both statement_timeout and setTimeout take; statement_timeout = 0 would mean no limit at all. */
+function clampTimeout(ms: number): number {
+  return Math.min(MAX_TIMEOUT_MS, Math.max(1, Math.ceil(ms)));
 }
 
 function toParam(value: Value | undefined, column: ColumnSpec): string | number | boolean | null {
@@ -192,8 +197,7 @@ class PostgresWarehouse implements Warehouse {
 
   async query(sql: string, options: QueryOptions): Promise<QueryResult> {
     const text = cursorQuery(sql);
-    // statement_timeout = 0 would mean no limit at all.
-    const timeoutMs = Math.min(MAX_TIMEOUT_MS, Math.max(1, Math.ceil(options.timeoutMs)));
+    const timeoutMs = clampTimeout(options.timeoutMs);
     const maxRows = Math.max(0, Math.floor(options.maxRows));
     const setup =
       `BEGIN READ ONLY; SET LOCAL statement_timeout = ${timeoutMs}; ` +
@@ -244,6 +248,63 @@ class PostgresWarehouse implements Warehouse {
       await client.query({ text: 'ROLLBACK' }).catch((e: unknown) => lease.discard(e instanceof Error ? e : new Error(String(e))));
       throw err;
     }
+  }
+
+  async execute(sql: string, options: ExecuteOptions): Promise<void> {
+    if (sql.trim() === '') return;
+    const timeoutMs = clampTimeout(options.timeoutMs);
+    const lease = await this.checkout();
+    const client = lease.client;
+    let timedOut = false;
+    let abandoned = false;
+    let timer: NodeJS.Timeout | undefined;
+    let guardTimer: NodeJS.Timeout | undefined;
+    const work = (async () => {
+      // statement_timeout counts per statement, and the text may hold several: the timer below
+      // cancels the whole text at the deadline.
+      await client.query({
+        text:
+          `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; ` +
+          `SET LOCAL search_path = ${quoteIdent(options.schema)}, public; SET LOCAL TimeZone = 'UTC'`,
+      });
+      const pid = (await client.query({ text: 'select pg_backend_pid()', rowMode: 'array' })).rows[0] as [number] | undefined;
+      timer = setTimeout(() => {
+        timedOut = true;
+        if (pid !== undefined) void this.cancelBackend(pid[0]);
+      }, timeoutMs);
+      // Without `values` node-postgres sends a simple query, which may hold several statements.
+      await client.query({ text: sql });
+      await client.query({ text: 'COMMIT' });
+    })();
+    const guard = new Promise<never>((_, reject) => {
+      guardTimer = setTimeout(() => {
+        abandoned = true;
+        lease.discard(new Error(`no answer ${QUERY_GUARD_GRACE_MS} ms after the execute timeout`));
+        reject(new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs }));
+      }, timeoutMs + QUERY_GUARD_GRACE_MS);
+    });
+    try {
+      await Promise.race([work, guard]);
+    } catch (err) {
+      // A dropped or abandoned connection rolls back on the server (COMMIT was never sent);
+      // otherwise the connection goes back to the pool clean, or not at all.
+      if (!abandoned && !isUnreachable(err)) {
+        await client.query({ text: 'ROLLBACK' }).catch((e: unknown) => lease.discard(e instanceof Error ? e : new Error(String(e))));
+      }
+      if (err instanceof WeirError) throw err;
+      if (timedOut || sqlState(err) === '57014') throw new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs }, { cause: err });
+      throw warehouseError(err);
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(guardTimer);
+      work.catch(() => {});
+      lease.release();
+    }
+  }
+
+  /** Cancels the statement a backend is running, from another connection. */
+  private async cancelBackend(pid: number): Promise<void> {
+    await this.withClient((c) => c.query({ text: 'select pg_cancel_backend($1)', values: [pid] })).catch(() => undefined);
   }
 
   private async columnsOf(client: PgClientLike, fields: PgQueryResult['fields']): Promise<QueryResult['columns']> {
