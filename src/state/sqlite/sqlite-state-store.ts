@@ -86,6 +86,32 @@ async function migrate(db: Kysely<Database>): Promise<void> {
  * ```
  */
 export async function openSqliteStateStore(options: SqliteStateStoreOptions): Promise<StateStore> {
+  const database = openSqliteDatabase(options);
+  return new KyselyStateStore({ db: database.db, migrate, isUniqueViolation, destroy: database.release });
+}
+
+/** A metadata database connection for other stores of the same file (the pipeline store). */
+export interface SqliteDatabase {
+  db: Kysely<Database>;
+  /** Applies pending migrations, one process at a time. */
+  migrate(): Promise<void>;
+  /** Gives the shared connection back; the last one closes it. Call once. */
+  release(): Promise<void>;
+}
+
+/**
+ * The process's shared connection to a metadata file (see the header on why it is shared),
+ * for stores that live beside the StateStore.
+ *
+ * @example
+ * ```ts
+ * const { db, migrate, release } = openSqliteDatabase({ file: '.weir/weir.sqlite' });
+ * await migrate();
+ * const runs = await db.selectFrom('pipeline_runs').selectAll().execute();
+ * await release();
+ * ```
+ */
+export function openSqliteDatabase(options: SqliteStateStoreOptions): SqliteDatabase {
   const key = options.file === ':memory:' ? undefined : resolve(options.file);
   let shared = key === undefined ? undefined : connections.get(key);
   if (shared === undefined) {
@@ -94,15 +120,14 @@ export async function openSqliteStateStore(options: SqliteStateStoreOptions): Pr
   }
   shared.refs += 1;
   const connection = shared;
-  return new KyselyStateStore({
+  return {
     db: connection.db,
-    migrate,
-    isUniqueViolation,
-    async destroy() {
+    migrate: () => migrate(connection.db),
+    async release() {
       connection.refs -= 1;
       if (connection.refs > 0) return;
       if (key !== undefined && connections.get(key) === connection) connections.delete(key);
       await connection.db.destroy();
     },
-  });
+  };
 }
