@@ -33,3 +33,19 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/**
+ * An approximate duration for people, in its largest unit with one decimal.
+ *
+ * @example
+ * ```ts
+ * humanDuration(5_400_000); // '1.5h'
+ * ```
+ */
+export function humanDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit]!;
+    if (ms >= size) return `${Number((ms / size).toFixed(1))}${unit}`;
+  }
+  return `${Math.round(ms)}ms`;
+}

@@ -583,6 +583,11 @@ export class PipelineStore {
 
   // Reading, for the CLI and the UI.
 
+  async runState(runId: string): Promise<RunState | undefined> {
+    const row = await this.#db.selectFrom('pipeline_runs').select('state').where('id', '=', runId).executeTakeFirst();
+    return row?.state as RunState | undefined;
+  }
+
   async getRun(runId: string): Promise<RunDetail | undefined> {
     const run = await this.#db.selectFrom('pipeline_runs').selectAll().where('id', '=', runId).executeTakeFirst();
     if (!run) return undefined;
