@@ -12,6 +12,7 @@ import { register as registerTail } from './commands/tail.js';
 import { register as registerLog } from './commands/log.js';
 import { register as registerQuery } from './commands/query.js';
 import { register as registerReplay } from './commands/replay.js';
+import { register as registerPipelines } from './commands/pipelines.js';
 
 /** Exit code for bad configuration or options, as the CLI conventions of the project ask. */
 const EXIT_USAGE = 2;
@@ -53,6 +54,7 @@ registerTail(program, config);
 registerLog(program, config);
 registerQuery(program, config);
 registerReplay(program, config);
+registerPipelines(program, config);
 
 try {
   await program.parseAsync(process.argv);

@@ -137,7 +137,14 @@ async function runSqlModel(env: TaskEnvironment, task: ClaimedTask, model: SqlMo
     else if (!incremental) await execute(tableSql(d, target, body));
     else if (task.partition.key === 'full') await execute(tableSql(d, target, windowed(d, body, model.partitionBy!, window)));
     else {
-      await execute(createIncrementalSql(d, target, body));
+      try {
+        await execute(createIncrementalSql(d, target, body));
+      } catch (err) {
+        // Partitions of a new model running at once race to create its table: one wins, and
+        // the others find it there (Postgres reports the lost race as an error).
+        if (!(await warehouse.describe(model.schema)).has(model.name)) throw err;
+        log.line('the table was created meanwhile by another task');
+      }
       const columns = [...((await warehouse.describe(model.schema)).get(model.name)?.keys() ?? [])];
       await execute(replacePartitionSql(d, target, body, model.partitionBy!, window, columns));
     }
