@@ -92,7 +92,9 @@ function countsText(counts: Partial<Record<TaskState, number>>): string {
 }
 
 function taskLine(t: TaskView): string {
-  const took = t.startedAt && t.finishedAt ? ` (${((Date.parse(t.finishedAt) - Date.parse(t.startedAt)) / 1000).toFixed(1)} s)` : '';
+  // started_at is the first attempt's: after several attempts the span says little.
+  const took =
+    t.attempts > 1 ? ` (attempt ${t.attempts})` : t.startedAt && t.finishedAt ? ` (${((Date.parse(t.finishedAt) - Date.parse(t.startedAt)) / 1000).toFixed(1)} s)` : '';
   const detail = t.error ? `: ${shorten(t.error, 200)}` : t.warnings > 0 ? `: ${t.warnings} warning check(s)` : '';
   return printable(`${SYMBOL[t.state]} ${t.model}${t.partition.key ? ` ${t.partition.key}` : ''} ${t.state}${took}${detail}`);
 }
@@ -116,6 +118,9 @@ async function execute(ctx: Context, store: PipelineStore, runId: string, opts: 
     if (!(e instanceof WeirError && e.code === 'WEIR_WAREHOUSE_UNAVAILABLE' && engine === 'duckdb')) throw e;
     err(`weir: the warehouse is held by a running server; its pipeline worker runs ${runId} (following it here)`);
   }
+  // Tasks that had finished before (a retry's succeeded part) are not reported again.
+  const before = await store.getRun(runId);
+  const reported = new Set((before?.tasks ?? []).filter((t) => t.finishedAt !== null).map(reportKey));
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -136,7 +141,7 @@ async function execute(ctx: Context, store: PipelineStore, runId: string, opts: 
           pollMs: 100,
         })
       : undefined;
-    const run = await follow(store, runId, stop.signal, worker?.done, opts.bar === true);
+    const run = await follow(store, runId, stop.signal, worker?.done, opts.bar === true, reported);
     // The worker notices the run has finished (or hands its tasks back) before the store closes.
     await worker?.done;
     if (stop.signal.aborted && run.state === 'running') {
@@ -154,8 +159,14 @@ async function execute(ctx: Context, store: PipelineStore, runId: string, opts: 
 }
 
 /** Reads the run from the store until it has finished (or `workerDone` resolves), reporting progress. */
-async function follow(store: PipelineStore, runId: string, signal: AbortSignal, workerDone: Promise<void> | undefined, bar: boolean): Promise<RunDetail> {
-  const reported = new Set<string>();
+async function follow(
+  store: PipelineStore,
+  runId: string,
+  signal: AbortSignal,
+  workerDone: Promise<void> | undefined,
+  bar: boolean,
+  reported: Set<string>,
+): Promise<RunDetail> {
   const progress = bar ? createProgress({ label: `run ${runId}` }) : undefined;
   let stopped = false;
   let failure: unknown;
@@ -176,7 +187,7 @@ async function follow(store: PipelineStore, runId: string, signal: AbortSignal, 
       progress.update(finished.length, run.tasks.length, [running > 0 ? `${running} running` : '', failed > 0 ? `${failed} not succeeded` : ''].filter(Boolean).join(', '));
     } else {
       for (const t of finished) {
-        const key = `${t.id}:${t.state}:${t.finishedAt}`;
+        const key = reportKey(t);
         if (reported.has(key)) continue;
         reported.add(key);
         out(taskLine(t));
@@ -190,6 +201,10 @@ async function follow(store: PipelineStore, runId: string, signal: AbortSignal, 
     }
     await new Promise((r) => setTimeout(r, FOLLOW_MS));
   }
+}
+
+function reportKey(t: TaskView): string {
+  return `${t.id}:${t.state}:${t.finishedAt}`;
 }
 
 function runsTable(runs: RunView[]): string[] {
