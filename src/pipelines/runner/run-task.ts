@@ -12,6 +12,7 @@ import type { SqlDialect } from '../sql/dialect.js';
 import { createIncrementalSql, replacePartitionSql, selectBody, tableSql, viewSql, windowed, type Target, type Window } from '../sql/materialize.js';
 import type { ClaimedTask, NewCheckResult } from '../store/types.js';
 import { runProgram } from './shell.js';
+import type { ShellLauncher } from './launcher.js';
 
 export interface TaskEnvironment {
   warehouse: Warehouse;
@@ -19,6 +20,8 @@ export interface TaskEnvironment {
   project: Project;
   /** Schema of `source('table')` without a schema. */
   sourceSchema: string;
+  /** Starts shell steps; without one they are started from this process. */
+  launcher?: ShellLauncher;
 }
 
 export type TaskOutcome =
@@ -98,12 +101,9 @@ async function runShellStep(env: TaskEnvironment, task: ClaimedTask, step: Shell
     extra.START = task.partition.start.toISOString();
     extra.END = task.partition.end.toISOString();
   }
-  const r = await runProgram([...step.interpreter, step.path], {
-    cwd: env.project.dir,
-    env: { ...process.env, ...extra },
-    timeoutMs: deadline.timeoutMs,
-    signal,
-  });
+  const argv = [...step.interpreter, step.path];
+  const options = { cwd: env.project.dir, timeoutMs: deadline.timeoutMs, signal };
+  const r = env.launcher ? await env.launcher.run(argv, { ...options, env: extra }) : await runProgram(argv, { ...options, env: { ...process.env, ...extra } });
   if (r.aborted) return { kind: 'cancelled', log: r.output };
   if (r.timedOut) {
     const err = timeoutError(task, deadline.timeoutMs);

@@ -18,6 +18,7 @@ import type { PipelineStore } from '../store/pipeline-store.js';
 import type { ClaimedTask } from '../store/types.js';
 import { fireSchedules, fireWatermark } from '../triggers/triggers.js';
 import { runTask, type TaskEnvironment, type TaskOutcome } from './run-task.js';
+import { ShellLauncher } from './launcher.js';
 
 export interface PipelineWorkerOptions {
   store: PipelineStore;
@@ -154,12 +155,15 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
   /** Wakes the loop: a task finished, a retry came due, or the worker is stopping. */
   let wake: () => void = () => {};
   const retryTimers = new Set<NodeJS.Timeout>();
+  const launcher = ShellLauncher.available() ? new ShellLauncher() : undefined;
+  const dialect = dialectOf(o.warehouse.engine);
 
   const environment = (): TaskEnvironment => ({
     warehouse: o.warehouse,
-    dialect: dialectOf(o.warehouse.engine),
+    dialect,
     project: projects.get(),
     sourceSchema: o.sourceSchema ?? 'default',
+    launcher,
   });
 
   const execute = async (task: ClaimedTask, controller: AbortController): Promise<void> => {
@@ -284,6 +288,7 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
     for (const t of retryTimers) clearTimeout(t);
     for (const entry of inflight.values()) entry.controller.abort();
     await Promise.all([...inflight.values()].map((e) => e.done));
+    await launcher?.close();
   }
 }
 

@@ -251,26 +251,29 @@ export class PipelineStore {
       .limit(1);
     if (runIds !== undefined) candidate = candidate.where('t.run_id', 'in', runIds);
     if (this.#family === 'postgres') candidate = candidate.forUpdate('t').skipLocked();
-    const row = await db
-      .updateTable('pipeline_tasks')
-      .set({
-        state: 'running',
-        lease_owner: worker,
-        lease_expires_at: iso(nowMs + leaseMs),
-        attempts: sql`attempts + 1`,
-        started_at: sql`coalesce(started_at, ${now})`,
-      })
-      .where('id', '=', candidate)
-      .where('state', '=', 'ready')
-      .returning(['id', 'run_id', 'model', 'partition_key', 'partition_start', 'partition_end', 'attempts', 'failures'])
-      .executeTakeFirst();
-    if (!row) return undefined;
-    const attemptId = newId('att');
-    await db
-      .insertInto('pipeline_attempts')
-      .values({ id: attemptId, task_id: row.id, run_id: row.run_id, number: row.attempts, worker, state: 'running', started_at: now, finished_at: null, error_code: null, error: null, log: '' })
-      .execute();
-    return { id: row.id, runId: row.run_id, model: row.model, partition: partitionOfRow(row), attempt: row.attempts, attemptId, failures: row.failures };
+    // One transaction for the claim and its attempt: one commit, and never a claim without its attempt.
+    return db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('pipeline_tasks')
+        .set({
+          state: 'running',
+          lease_owner: worker,
+          lease_expires_at: iso(nowMs + leaseMs),
+          attempts: sql`attempts + 1`,
+          started_at: sql`coalesce(started_at, ${now})`,
+        })
+        .where('id', '=', candidate)
+        .where('state', '=', 'ready')
+        .returning(['id', 'run_id', 'model', 'partition_key', 'partition_start', 'partition_end', 'attempts', 'failures'])
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const attemptId = newId('att');
+      await trx
+        .insertInto('pipeline_attempts')
+        .values({ id: attemptId, task_id: row.id, run_id: row.run_id, number: row.attempts, worker, state: 'running', started_at: now, finished_at: null, error_code: null, error: null, log: '' })
+        .execute();
+      return { id: row.id, runId: row.run_id, model: row.model, partition: partitionOfRow(row), attempt: row.attempts, attemptId, failures: row.failures };
+    });
   }
 
   /**
@@ -309,7 +312,7 @@ export class PipelineStore {
         .where('id', 'in', trx.selectFrom('pipeline_task_deps').select('task_id').where('upstream_id', '=', task.id))
         .execute();
       return 1;
-    });
+    }, 1);
   }
 
   /**
@@ -361,7 +364,7 @@ export class PipelineStore {
       await this.#leasedUpdate(trx, task, worker, { state: 'ready', ready_at: now, lease_owner: null, lease_expires_at: null });
       await this.#endAttempt(trx, task, { state: 'cancelled', finished_at: now, log: tailOfLog(log), error: 'the worker stopped' });
       return 0;
-    });
+    }, 0);
   }
 
   /**
@@ -481,14 +484,31 @@ export class PipelineStore {
 
   /**
    * One finishing transaction: lock the run, apply `body` (which returns how many tasks it
-   * finished), count them off the run, and finish the run when none is left. False when the
-   * lease was lost.
+   * finished), count them off the run, and finish the run when none is left. When the count is
+   * `known` up front (a success finishes its own task only), the count is what locks the run.
+   * False when the lease was lost.
    */
-  async #finish(task: ClaimedTask, worker: string, body: (trx: Transaction<Database>, now: string, nowMs: number) => Promise<number>): Promise<boolean> {
+  async #finish(
+    task: ClaimedTask,
+    worker: string,
+    body: (trx: Transaction<Database>, now: string, nowMs: number) => Promise<number>,
+    known?: number,
+  ): Promise<boolean> {
     try {
       await this.#db.transaction().execute(async (trx) => {
         const nowMs = Date.now();
         const now = iso(nowMs);
+        if (known !== undefined) {
+          const run = await trx
+            .updateTable('pipeline_runs')
+            .set({ updated_at: now, unfinished: sql`unfinished - ${known}` })
+            .where('id', '=', task.runId)
+            .returning('unfinished')
+            .executeTakeFirst();
+          await body(trx, now, nowMs);
+          if (known > 0 && run && Number(run.unfinished) <= 0) await this.#closeRun(trx, task.runId, now);
+          return;
+        }
         await trx.updateTable('pipeline_runs').set({ updated_at: now }).where('id', '=', task.runId).execute();
         const finished = await body(trx, now, nowMs);
         if (finished === 0) return;

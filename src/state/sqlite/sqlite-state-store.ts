@@ -14,7 +14,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase as KyselySqliteDatabase, type SqliteStatement } from 'kysely';
 import { KyselyStateStore } from '../kysely-state-store.js';
 import { migrateToLatest } from '../migrations.js';
 import type { Database } from '../schema.js';
@@ -26,6 +26,30 @@ export interface SqliteStateStoreOptions {
 }
 
 const BUSY_TIMEOUT_MS = 5000;
+
+/** Prepared statements kept per connection; the store's statements are far fewer. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The connection as Kysely sees it, keeping prepared statements by their text: Kysely prepares
+ * every query again, and preparing cost about as much as running the pipeline store's small
+ * statements. Reusing one is safe because Kysely runs one query at a time per connection.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string): SqliteStatement {
+      let statement = cache.get(text);
+      if (statement === undefined) {
+        statement = sqlite.prepare(text);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+        cache.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
 
 interface SharedConnection {
   db: Kysely<Database>;
@@ -46,7 +70,7 @@ function connect(file: string): Kysely<Database> {
   sqlite.pragma('synchronous = NORMAL');
   // Off by default in SQLite; on, so that references behave as they will on Postgres.
   sqlite.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 function isUniqueViolation(err: unknown): boolean {
