@@ -34,6 +34,7 @@ import { startPipelineWorker } from '../src/pipelines/runner/worker.js';
 import { openPostgresPipelineStore, openSqlitePipelineStore } from '../src/pipelines/store/open.js';
 import type { PipelineStore } from '../src/pipelines/store/pipeline-store.js';
 import { openDuckDbWarehouse } from '../src/warehouse/duckdb/index.js';
+import { layeredDag } from '../test/helpers/layered-dag.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
 const LAYERS = Number(process.env.BENCH_LAYERS ?? 25);
@@ -45,30 +46,6 @@ const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
 function progress(line: string): void {
   process.stderr.write(`[bench:pipelines] ${line}\n`);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Upstream nodes of each node of the layered DAG. */
-function graph(): number[][] {
-  const rnd = mulberry32(7);
-  const perLayer = Math.ceil(TASKS / LAYERS);
-  return Array.from({ length: TASKS }, (_, i) => {
-    const layer = Math.floor(i / perLayer);
-    if (layer === 0) return [];
-    const ups = new Set<number>();
-    const n = 1 + Math.floor(rnd() * 3);
-    for (let k = 0; k < n; k++) ups.add(Math.floor(rnd() * layer * perLayer));
-    return [...ups].sort((a, b) => a - b);
-  });
 }
 
 function writeSteps(dir: string, deps: number[][]): void {
@@ -165,7 +142,7 @@ const perTask = (ms: number) => `${(ms / TASKS).toFixed(2)} ms`;
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'weir-bench-pipelines-'));
   const steps = join(scratch, 'pipelines');
-  const deps = graph();
+  const deps = layeredDag(TASKS, LAYERS, 7);
   spawnSync('mkdir', ['-p', steps]);
   writeSteps(steps, deps);
   writeMakefile(join(scratch, 'Makefile.true'), deps, '@true');

@@ -7,14 +7,13 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { processIngest } from '../../src/collector/ingest.js';
 import { openFileEventLog } from '../../src/log/file/index.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { backfillPartitions } from '../../src/pipelines/runner/plan.js';
-import { runWarehouseLoader } from '../../src/warehouse/loader.js';
 import { openPostgresWarehouse } from '../../src/warehouse/postgres/index.js';
 import type { Warehouse } from '../../src/warehouse/warehouse.js';
 import { sqliteStoreFixture } from '../helpers/pipeline-fixtures.js';
 import { runToEnd, taskStates } from '../helpers/pipeline-project.js';
 import { duckDbFixture, POSTGRES_URL } from '../helpers/warehouse-fixtures.js';
+import { loadUntilCaughtUp } from '../helpers/load-log.js';
 
 /** The shipped example, exactly as users get it. */
 const EXAMPLE = fileURLToPath(new URL('../../../examples/pipelines/web', import.meta.url));
@@ -86,24 +85,7 @@ async function loadEvents(warehouse: Warehouse): Promise<void> {
     const out = processIngest('batch', { batch: EVENTS }, 'src_web', { receivedAt: new Date('2026-03-03T12:00:00Z') }, limits);
     assert.deepEqual(out.rejected, []);
     await writer.append(out.records);
-    const stop = new AbortController();
-    const errors: unknown[] = [];
-    const timer = setTimeout(() => stop.abort(), 20_000);
-    await runWarehouseLoader({
-      log,
-      warehouse,
-      schemaOf: async () => 'web',
-      logger: createLogger('silent'),
-      signal: stop.signal,
-      maxWaitMs: 50,
-      onBatch: (s) => s.lag === 0 && stop.abort(),
-      onError: (err) => {
-        errors.push(err);
-        stop.abort();
-      },
-    });
-    clearTimeout(timer);
-    assert.deepEqual(errors, []);
+    await loadUntilCaughtUp(log, warehouse, async () => 'web');
   } finally {
     await writer.close();
     await log.close();

@@ -8,21 +8,11 @@ import { WHOLE } from '../../src/pipelines/partitions.js';
 import { load, removeProject, writeProject } from '../helpers/pipeline-project.js';
 import { postgresStoreFixture, requireOrSkip, uniqueTag } from '../helpers/pipeline-fixtures.js';
 import { POSTGRES_URL } from '../helpers/warehouse-fixtures.js';
+import { layeredDag } from '../helpers/layered-dag.js';
 
 const WORKER = fileURLToPath(new URL('../helpers/pipeline-worker-process.js', import.meta.url));
 const MODELS = 400;
 const LAYERS = 16;
-
-/** A small deterministic generator (mulberry32), so the DAG is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A layered DAG of SQL models: each model after the first layer reads one to three models of
@@ -30,17 +20,9 @@ function random(seed: number): () => number {
  * without a unique key: a task that ran twice would show twice.
  */
 function dag(): { files: Record<string, string>; edges: Array<[string, string]> } {
-  const rnd = random(42);
   const files: Record<string, string> = {};
   const edges: Array<[string, string]> = [];
-  const perLayer = MODELS / LAYERS;
-  for (let i = 0; i < MODELS; i++) {
-    const layer = Math.floor(i / perLayer);
-    const ups = new Set<number>();
-    if (layer > 0) {
-      const n = 1 + Math.floor(rnd() * 3);
-      for (let k = 0; k < n; k++) ups.add(Math.floor(rnd() * layer * perLayer));
-    }
+  for (const [i, ups] of layeredDag(MODELS, LAYERS, 42).entries()) {
     const reads = [...ups].map((u) => `(select count(*) from {{ ref('m${u}') }})`);
     files[`m${i}.sql`] = `select weir_probe('m${i}') as probe, ${reads.length > 0 ? reads.join(' + ') : '0'} as upstream_rows`;
     for (const u of ups) edges.push([`m${u}`, `m${i}`]);

@@ -1,6 +1,18 @@
+import type { SqlFamily } from '../../state/migrations.js';
 import { openPostgresDatabase, type PostgresDatabaseOptions } from '../../state/postgres/index.js';
 import { openSqliteDatabase } from '../../state/sqlite/index.js';
 import { PipelineStore } from './pipeline-store.js';
+
+/** The store over a migrated database; the connection is given back if migrating fails. */
+async function migrated(database: ReturnType<typeof openSqliteDatabase>, family: SqlFamily): Promise<PipelineStore> {
+  try {
+    await database.migrate();
+  } catch (err) {
+    await database.release();
+    throw err;
+  }
+  return new PipelineStore({ db: database.db, family, release: database.release });
+}
 
 /**
  * The pipeline store in the SQLite metadata file (the embedded default), migrated. It shares the
@@ -13,15 +25,8 @@ import { PipelineStore } from './pipeline-store.js';
  * await store.close();
  * ```
  */
-export async function openSqlitePipelineStore(options: { file: string }): Promise<PipelineStore> {
-  const database = openSqliteDatabase(options);
-  try {
-    await database.migrate();
-  } catch (err) {
-    await database.release();
-    throw err;
-  }
-  return new PipelineStore({ db: database.db, family: 'sqlite', release: database.release });
+export function openSqlitePipelineStore(options: { file: string }): Promise<PipelineStore> {
+  return migrated(openSqliteDatabase(options), 'sqlite');
 }
 
 /**
@@ -32,13 +37,6 @@ export async function openSqlitePipelineStore(options: { file: string }): Promis
  * const store = await openPostgresPipelineStore({ url: 'postgres://weir@db/weir', schema: 'weir' });
  * ```
  */
-export async function openPostgresPipelineStore(options: PostgresDatabaseOptions): Promise<PipelineStore> {
-  const database = openPostgresDatabase(options);
-  try {
-    await database.migrate();
-  } catch (err) {
-    await database.release();
-    throw err;
-  }
-  return new PipelineStore({ db: database.db, family: 'postgres', release: database.release });
+export function openPostgresPipelineStore(options: PostgresDatabaseOptions): Promise<PipelineStore> {
+  return migrated(openPostgresDatabase(options), 'postgres');
 }

@@ -19,11 +19,11 @@
  * is the one that sees `unfinished` reach 0, and dependents are counted down without deadlock);
  * on SQLite it takes the write lock up front.
  */
-import type { Kysely, Transaction, Updateable } from 'kysely';
+import type { Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import { sql } from 'kysely';
 import { newId } from '../../state/ids.js';
 import type { SqlFamily } from '../../state/migrations.js';
-import type { Database, PipelineTasksTable } from '../../state/schema.js';
+import type { Database, PipelineRunsTable, PipelineTasksTable } from '../../state/schema.js';
 import { WeirError } from '../../errors/catalogue.js';
 import type { Partition } from '../partitions.js';
 import {
@@ -747,19 +747,7 @@ export class PipelineStore {
 }
 
 function runView(
-  r: {
-    id: string;
-    kind: string;
-    state: string;
-    run_key: string | null;
-    params: string;
-    max_parallel: number | null;
-    stop_on_failure: number;
-    task_count: number;
-    created_at: string;
-    updated_at: string;
-    finished_at: string | null;
-  },
+  r: Selectable<PipelineRunsTable>,
   counts: Partial<Record<TaskState, number>>,
 ): RunView {
   return {
