@@ -133,8 +133,8 @@ function migrations(family: SqlFamily): Record<string, Migration> {
           .addColumn('warnings', 'integer', (c) => c.notNull())
           .addUniqueConstraint('pipeline_tasks_run_model_partition_unique', ['run_id', 'model', 'partition_key'])
           .execute();
-        // Claims look for ready tasks whose backoff has passed; lease expiry for running ones.
-        await db.schema.createIndex('pipeline_tasks_state_ready_at_idx').on('pipeline_tasks').columns(['state', 'ready_at']).execute();
+        // Claims walk the ready tasks in the order they became ready (then plan order).
+        await db.schema.createIndex('pipeline_tasks_state_ready_at_idx').on('pipeline_tasks').columns(['state', 'ready_at', 'seq']).execute();
         await db.schema.createIndex('pipeline_tasks_run_id_state_idx').on('pipeline_tasks').columns(['run_id', 'state']).execute();
         await db.schema.createIndex('pipeline_tasks_model_idx').on('pipeline_tasks').columns(['model', 'finished_at']).execute();
 

@@ -170,6 +170,18 @@ for (const { name, open } of STORE_FIXTURES) {
       assert.equal(run?.state, 'failed');
     });
 
+    withStore('succeeding and claiming the next task in one transaction', async ({ store }) => {
+      const runId = await store.createRun(plan([['a', []], ['b', [0]]]));
+      const a = await claimOrFail(store);
+      const { recorded, next } = await store.succeedAndClaim(a, W1, { log: '', warnings: 0 }, { leaseMs: LEASE, runIds: [runId] });
+      assert.equal(recorded, true);
+      assert.equal(next?.model, 'b', 'the task a made ready is claimed at once');
+      assert.deepEqual(await states(store, runId), { a: 'succeeded', b: 'running' });
+      await store.reclaimExpired(() => true);
+      const lost = await store.succeedAndClaim(next!, W1, { log: '', warnings: 0 }, { leaseMs: LEASE });
+      assert.deepEqual(lost, { recorded: false, next: undefined }, 'a lost lease records nothing and claims nothing');
+    });
+
     withStore('released tasks are ready again at once without a failure counted', async ({ store }) => {
       await store.createRun(plan([['a', []]]));
       const t = await claimOrFail(store);

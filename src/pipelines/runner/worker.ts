@@ -172,9 +172,13 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
     const outcome = await runTask(env, task, model, controller.signal);
     let recorded: TaskOutcome['kind'] | 'retrying' = outcome.kind;
     switch (outcome.kind) {
-      case 'succeeded':
-        await store.succeed(task, id, { log: outcome.log, warnings: outcome.warnings, checks: outcome.checks });
+      case 'succeeded': {
+        // Claiming the next task in the same transaction saves a commit per task; not when stopping.
+        const claimNext = signal.aborted ? undefined : { leaseMs, runIds: o.runIds };
+        const { next } = await store.succeedAndClaim(task, id, { log: outcome.log, warnings: outcome.warnings, checks: outcome.checks }, claimNext);
+        if (next) start(next);
         break;
+      }
       case 'cancelled':
         await store.release(task, id, outcome.log);
         break;
