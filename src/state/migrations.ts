@@ -118,6 +118,7 @@ function migrations(family: SqlFamily): Record<string, Migration> {
           .addColumn('partition_start', 'text')
           .addColumn('partition_end', 'text')
           .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('queue_key', 'text', (c) => c.notNull())
           .addColumn('state', 'text', (c) => c.notNull())
           .addColumn('waiting_on', 'integer', (c) => c.notNull())
           .addColumn('attempts', 'integer', (c) => c.notNull())
@@ -133,8 +134,8 @@ function migrations(family: SqlFamily): Record<string, Migration> {
           .addColumn('warnings', 'integer', (c) => c.notNull())
           .addUniqueConstraint('pipeline_tasks_run_model_partition_unique', ['run_id', 'model', 'partition_key'])
           .execute();
-        // Claims walk the ready tasks in the order they became ready (then plan order).
-        await db.schema.createIndex('pipeline_tasks_state_ready_at_idx').on('pipeline_tasks').columns(['state', 'ready_at', 'seq']).execute();
+        // Claims walk the ready tasks in queue order and stop at the first they may take.
+        await db.schema.createIndex('pipeline_tasks_state_queue_key_idx').on('pipeline_tasks').columns(['state', 'queue_key']).execute();
         await db.schema.createIndex('pipeline_tasks_run_id_state_idx').on('pipeline_tasks').columns(['run_id', 'state']).execute();
         await db.schema.createIndex('pipeline_tasks_model_idx').on('pipeline_tasks').columns(['model', 'finished_at']).execute();
 

@@ -89,8 +89,10 @@ export interface PipelineTasksTable {
   partition_key: string;
   partition_start: string | null;
   partition_end: string | null;
-  /** Claim order within the run: partitions oldest first, then models in dependency order. */
+  /** Order within the run: partitions oldest first, then models in dependency order. */
   seq: number;
+  /** Claim order across runs: the run's creation time, then `seq` (zero-padded). */
+  queue_key: string;
   /** pending | ready | running | succeeded | failed | check_failed | upstream_failed | skipped */
   state: string;
   /** Upstream tasks of this run that have not succeeded yet. */

@@ -201,6 +201,7 @@ export class PipelineStore {
       partition_start: t.partition.start?.toISOString() ?? null,
       partition_end: t.partition.end?.toISOString() ?? null,
       seq: i,
+      queue_key: `${now}/${String(i).padStart(10, '0')}`,
       state: t.upstream.length === 0 ? 'ready' : 'pending',
       waiting_on: new Set(t.upstream).size,
       attempts: 0,
@@ -222,8 +223,8 @@ export class PipelineStore {
   }
 
   /**
-   * Claims the next ready task (the one ready longest, then in plan order), respecting each
-   * run's `maxParallel`, and starts its attempt. Undefined when nothing is ready.
+   * Claims the next ready task (oldest run first, then in plan order), respecting each run's
+   * `maxParallel`, and starts its attempt. Undefined when nothing is ready.
    */
   async claim(worker: string, leaseMs: number, runIds?: readonly string[]): Promise<ClaimedTask | undefined> {
     if (runIds !== undefined && runIds.length === 0) return undefined;
@@ -250,10 +251,9 @@ export class PipelineStore {
           ),
         ]),
       )
-      // In the order tasks became ready, then in plan order: an index walk that stops at the
-      // first task it may take, however many are ready.
-      .orderBy('t.ready_at')
-      .orderBy('t.seq')
+      // Older runs first, each in plan order: an index walk that stops at the first task it may
+      // take, however many are ready.
+      .orderBy('t.queue_key')
       .limit(1);
     if (runIds !== undefined) candidate = candidate.where('t.run_id', 'in', runIds);
     if (this.#family === 'postgres') candidate = candidate.forUpdate('t').skipLocked();
