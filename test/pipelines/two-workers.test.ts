@@ -85,7 +85,14 @@ test(`two worker processes on Postgres run every task of a ${MODELS}-model DAG e
     assert.deepEqual(run?.counts, { succeeded: MODELS });
     const probes = await wh.query<{ model: string; n: string; seq: string }>('select model, count(*) as n, min(seq) as seq from probe_log group by model');
     assert.equal(probes.rows.length, MODELS, 'every model ran');
-    assert.deepEqual(probes.rows.filter((r) => r.n !== '1'), [], 'no model ran twice');
+    const twice = probes.rows.filter((r) => r.n !== '1');
+    // On failure, the attempts of the tasks that ran twice and the workers' logs say why.
+    const why = async () => {
+      const ids = new Set(run!.tasks.filter((t) => twice.some((x) => x.model === t.model)).map((t) => t.id));
+      const attempts = (await fx.store.listAttempts({ runId })).filter((a) => ids.has(a.taskId));
+      return `${JSON.stringify(attempts)}\n${workers.map((w) => w.output()).join('\n')}`;
+    };
+    assert.deepEqual(twice, [], twice.length > 0 ? `no model ran twice: ${await why()}` : undefined);
     const seq = new Map(probes.rows.map((r) => [r.model, Number(r.seq)]));
     for (const [up, down] of edges) assert.ok(seq.get(up)! < seq.get(down)!, `${up} ran before ${down}`);
 

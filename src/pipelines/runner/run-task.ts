@@ -128,6 +128,10 @@ async function runSqlModel(env: TaskEnvironment, task: ClaimedTask, model: SqlMo
     log.line(`done in ${Date.now() - started} ms`);
   };
   const checks: NewCheckResult[] = [];
+  // Once a statement has started the attempt runs to its end (warehouse statements cannot be
+  // called back, and one that committed must be recorded, or the task would run again); a
+  // stopping worker waits for it, bounded by the model's timeout.
+  if (signal.aborted) return { kind: 'cancelled', log: '' };
   try {
     log.line(`${model.name} ${task.partition.key || '(unpartitioned)'}: ${model.materialized} in ${model.schema}, attempt ${task.attempt} on ${warehouse.engine}`);
     const body = selectBody(render(model.template));
@@ -148,7 +152,6 @@ async function runSqlModel(env: TaskEnvironment, task: ClaimedTask, model: SqlMo
       const columns = [...((await warehouse.describe(model.schema)).get(model.name)?.keys() ?? [])];
       await execute(replacePartitionSql(d, target, body, model.partitionBy!, window, columns));
     }
-    if (signal.aborted) return { kind: 'cancelled', log: log.toString() };
 
     const scope = { target, now: new Date(), partition: incremental ? { column: model.partitionBy!, window } : undefined };
     for (const q of checkQueries(d, model.checks, scope, (c) => render(c.template))) {
@@ -156,14 +159,12 @@ async function runSqlModel(env: TaskEnvironment, task: ClaimedTask, model: SqlMo
       const result = q.evaluate(r.rows[0]?.[0]);
       checks.push(result);
       log.line(`check ${result.check} (${result.severity}): ${result.status}${result.detail ? `: ${result.detail}` : ''}`);
-      if (signal.aborted) return { kind: 'cancelled', log: log.toString() };
     }
   } catch (err) {
     const timedOut = err instanceof WeirError && (err.code === 'WEIR_QUERY_TIMEOUT' || err.code === 'WEIR_PIPELINE_TASK_TIMEOUT');
     const shown = timedOut ? timeoutError(task, deadline.timeoutMs) : err;
     const message = shown instanceof Error ? shown.message : String(shown);
     log.line(`failed: ${message}`);
-    if (signal.aborted) return { kind: 'cancelled', log: log.toString() };
     const errorCode = shown instanceof WeirError ? shown.code : 'WEIR_SERVER_INTERNAL_ERROR';
     return { kind: 'failed', log: log.toString(), errorCode, error: message, timedOut, final: false, checks };
   }

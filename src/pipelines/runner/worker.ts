@@ -229,9 +229,13 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
 
   const renew = async () => {
     if (inflight.size === 0) return;
+    // Only tasks claimed before the renewal started can be missing from its answer because
+    // their lease was lost: a claim committed meanwhile is not in the statement's snapshot.
+    const before = [...inflight.keys()];
     const held = await store.renewLeases(id, leaseMs);
-    for (const [taskId, entry] of inflight) {
-      if (!held.has(taskId)) {
+    for (const taskId of before) {
+      const entry = inflight.get(taskId);
+      if (entry && !held.has(taskId)) {
         logger.warn({ task: taskId }, 'pipeline task lease lost; stopping it');
         entry.controller.abort();
       }
