@@ -223,17 +223,20 @@ export class InMemoryMigrationProvider implements MigrationProvider {
 }
 
 /**
- * Applies every pending migration, or throws the first migration error. It does not serialise
- * concurrent callers by itself on SQLite (Kysely's SQLite migration lock is a no-op): the SQLite
- * adapter runs it inside `BEGIN IMMEDIATE`.
+ * Applies every pending migration, or throws the first migration error. `schema` (Postgres) is
+ * the schema the metadata and Kysely's bookkeeping tables live in, when not the default. It does
+ * not serialise concurrent callers by itself on SQLite (Kysely's SQLite migration lock is a
+ * no-op): the SQLite adapter runs it inside `BEGIN IMMEDIATE`.
  *
  * @example
  * ```ts
  * await migrateToLatest(db, 'sqlite');
  * ```
  */
-export async function migrateToLatest(db: Kysely<any>, family: SqlFamily): Promise<void> {
-  const migrator = new Migrator({ db, provider: new InMemoryMigrationProvider(family) });
+export async function migrateToLatest(db: Kysely<any>, family: SqlFamily, schema?: string): Promise<void> {
+  // Without a schema Kysely counts its bookkeeping tables in any schema of the database as its
+  // own, and would skip creating them beside the metadata of a schema of its own.
+  const migrator = new Migrator({ db, provider: new InMemoryMigrationProvider(family), migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;

@@ -63,7 +63,7 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): Postgres
           client.release();
         }
       }
-      await migrateToLatest(db, 'postgres');
+      await migrateToLatest(db, 'postgres', schema);
     },
     release: () => db.destroy(),
   };
