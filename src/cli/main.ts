@@ -15,6 +15,7 @@ import { register as registerReplay } from './commands/replay.js';
 import { register as registerLake } from './commands/lake.js';
 import { register as registerUsage } from './commands/usage.js';
 import { register as registerWorkspaces } from './commands/workspaces.js';
+import { register as registerPipelines } from './commands/pipelines.js';
 
 /** Exit code for bad configuration or options, as the CLI conventions of the project ask. */
 const EXIT_USAGE = 2;
@@ -59,6 +60,7 @@ registerReplay(program, config);
 registerLake(program, config);
 registerUsage(program, ctx);
 registerWorkspaces(program, ctx);
+registerPipelines(program, config);
 
 try {
   await program.parseAsync(process.argv);

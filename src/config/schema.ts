@@ -98,6 +98,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    pipelines: Type.Object(
+      {
+        dir: Type.String({ default: 'pipelines', minLength: 1, description: 'the folder of SQL models and shell steps' }),
+        schema: Type.String({ default: 'analytics', minLength: 1, description: 'warehouse schema models are built in unless their header names one' }),
+        sourceSchema: Type.String({ default: 'default', minLength: 1, description: "schema of source('table') without a schema: the default source's" }),
+        concurrency: Type.Integer({ default: 4, minimum: 1, maximum: 256, description: 'tasks one worker runs at once' }),
+        leaseMs: Type.Integer({ default: 30000, minimum: 1000, description: 'how long a claimed task stays claimed without its worker renewing it' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     sinks: Type.Object(
       {
         nice: Type.Integer({

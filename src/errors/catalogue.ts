@@ -94,6 +94,22 @@ export const ERRORS = {
   WEIR_BLOB_CONTAINER_NOT_FOUND: spec(500, 'the {store} store has no bucket or container {container}'),
   WEIR_BLOB_UNAVAILABLE: spec(503, 'the {store} store is unavailable: {detail}', true),
   WEIR_BLOB_FAILED: spec(500, 'the {store} store failed: {detail}'),
+  // pipelines: definitions (reported with the file and line), runs and tasks
+  WEIR_PIPELINE_NO_FOLDER: spec(400, 'no pipelines folder at {dir}'),
+  WEIR_PIPELINE_BAD_NAME: spec(400, 'model name {model} (the file name) must be letters, digits and _, not starting with a digit'),
+  WEIR_PIPELINE_DUPLICATE_MODEL: spec(400, 'a model named {model} is also defined in {other}'),
+  WEIR_PIPELINE_BAD_HEADER: spec(400, 'bad header: {detail}'),
+  WEIR_PIPELINE_BAD_TEMPLATE: spec(400, 'bad template expression {{ {expression} }}: {detail}'),
+  WEIR_PIPELINE_UNKNOWN_REF: spec(400, '{model} depends on {ref}, which is not a model'),
+  WEIR_PIPELINE_CYCLE: spec(400, 'models depend on each other in a cycle: {path}'),
+  WEIR_PIPELINE_INVALID: spec(400, '{count} problem(s) in the pipelines of {dir}'),
+  WEIR_PIPELINE_NOT_FOUND: spec(404, 'no pipeline model {model}'),
+  WEIR_PIPELINE_RUN_NOT_FOUND: spec(404, 'no pipeline run {run}'),
+  WEIR_PIPELINE_RUN_ACTIVE: spec(409, 'run {run} is still running; retry it once it has finished'),
+  WEIR_PIPELINE_TASK_TIMEOUT: spec(500, '{model} {partition} stopped after {timeoutMs} ms'),
+  WEIR_PIPELINE_STEP_FAILED: spec(500, 'shell step {model} {partition} failed: {detail}'),
+  WEIR_PIPELINE_CHECK_FAILED: spec(500, '{count} error check(s) of {model} {partition} failed: {detail}'),
+  WEIR_PIPELINE_LEASE_EXPIRED: spec(500, '{model} {partition}: its worker stopped renewing the lease ({count} times)'),
 
   // management API
   WEIR_API_NOT_FOUND: spec(404, 'no route {method} {url}'),

@@ -12,6 +12,8 @@ import { openPostgresWarehouse } from '../warehouse/postgres/index.js';
 import { openClickHouseWarehouse } from '../warehouse/clickhouse/index.js';
 import { WeirError } from '../errors/catalogue.js';
 import { openSqliteStateStore } from '../state/sqlite/index.js';
+import type { PipelineStore } from '../pipelines/store/pipeline-store.js';
+import { openSqlitePipelineStore } from '../pipelines/store/open.js';
 
 /**
  * Opens the backends a configuration names. This is the one place that picks adapters, so adding
@@ -26,6 +28,12 @@ import { openSqliteStateStore } from '../state/sqlite/index.js';
 export async function openState(config: WeirConfig): Promise<StateStore> {
   mkdirSync(config.dataDir, { recursive: true });
   return openSqliteStateStore({ file: join(config.dataDir, 'weir.sqlite') });
+}
+
+/** The pipeline store (runs, tasks, attempts, check results) in the metadata database. */
+export async function openPipelineStore(config: WeirConfig): Promise<PipelineStore> {
+  mkdirSync(config.dataDir, { recursive: true });
+  return openSqlitePipelineStore({ file: join(config.dataDir, 'weir.sqlite') });
 }
 
 /**

@@ -30,7 +30,7 @@ export function randomAlphanumeric(length: number): string {
 }
 
 /** A short id with a type prefix: 16 characters, about 95 bits. */
-export function newId(prefix: 'ws' | 'src' | 'adm'): string {
+export function newId(prefix: 'ws' | 'src' | 'adm' | 'run' | 'task' | 'att' | 'chk'): string {
   return `${prefix}_${randomAlphanumeric(16)}`;
 }
 

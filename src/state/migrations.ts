@@ -157,6 +157,123 @@ function migrations(family: SqlFamily): Record<string, Migration> {
         await db.schema.alterTable('failed_events').dropColumn('replayed_at').execute();
       },
     },
+    '0010_pipelines': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('pipeline_runs')
+          .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('run_key', 'text')
+          .addColumn('params', 'text', (c) => c.notNull())
+          .addColumn('max_parallel', 'integer')
+          .addColumn('stop_on_failure', 'integer', (c) => c.notNull())
+          .addColumn('task_count', 'integer', (c) => c.notNull())
+          .addColumn('unfinished', 'integer', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .execute();
+        await db.schema.createIndex('pipeline_runs_created_at_idx').on('pipeline_runs').column('created_at').execute();
+        await db.schema.createIndex('pipeline_runs_run_key_idx').on('pipeline_runs').columns(['run_key', 'created_at']).execute();
+
+        await db.schema
+          .createTable('pipeline_tasks')
+          .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('run_id', 'text', (c) => c.notNull().references('pipeline_runs.id'))
+          .addColumn('model', 'text', (c) => c.notNull())
+          .addColumn('partition_key', 'text', (c) => c.notNull())
+          .addColumn('partition_start', 'text')
+          .addColumn('partition_end', 'text')
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('queue_key', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('waiting_on', 'integer', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('failures', 'integer', (c) => c.notNull())
+          .addColumn('abandons', 'integer', (c) => c.notNull())
+          .addColumn('ready_at', 'text', (c) => c.notNull())
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_expires_at', 'text')
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .addColumn('error_code', 'text')
+          .addColumn('error', 'text')
+          .addColumn('warnings', 'integer', (c) => c.notNull())
+          .addUniqueConstraint('pipeline_tasks_run_model_partition_unique', ['run_id', 'model', 'partition_key'])
+          .execute();
+        // Claims walk the ready tasks in queue order and stop at the first they may take.
+        await db.schema.createIndex('pipeline_tasks_state_queue_key_idx').on('pipeline_tasks').columns(['state', 'queue_key']).execute();
+        await db.schema.createIndex('pipeline_tasks_run_id_state_idx').on('pipeline_tasks').columns(['run_id', 'state']).execute();
+        await db.schema.createIndex('pipeline_tasks_model_idx').on('pipeline_tasks').columns(['model', 'finished_at']).execute();
+
+        await db.schema
+          .createTable('pipeline_task_deps')
+          .addColumn('task_id', 'text', (c) => c.notNull())
+          .addColumn('upstream_id', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('pipeline_task_deps_pk', ['task_id', 'upstream_id'])
+          .execute();
+        await db.schema.createIndex('pipeline_task_deps_upstream_id_idx').on('pipeline_task_deps').column('upstream_id').execute();
+
+        await db.schema
+          .createTable('pipeline_attempts')
+          .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('task_id', 'text', (c) => c.notNull())
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('number', 'integer', (c) => c.notNull())
+          .addColumn('worker', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('started_at', 'text', (c) => c.notNull())
+          .addColumn('finished_at', 'text')
+          .addColumn('error_code', 'text')
+          .addColumn('error', 'text')
+          .addColumn('log', 'text', (c) => c.notNull())
+          // One row per attempt number: a task claimed twice at once could not record both.
+          .addUniqueConstraint('pipeline_attempts_task_number_unique', ['task_id', 'number'])
+          .execute();
+        await db.schema.createIndex('pipeline_attempts_run_id_idx').on('pipeline_attempts').column('run_id').execute();
+
+        await db.schema
+          .createTable('pipeline_check_results')
+          .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('task_id', 'text', (c) => c.notNull())
+          .addColumn('attempt_id', 'text', (c) => c.notNull())
+          .addColumn('model', 'text', (c) => c.notNull())
+          .addColumn('partition_key', 'text', (c) => c.notNull())
+          .addColumn('check_name', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('severity', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('failing', 'bigint')
+          .addColumn('detail', 'text')
+          .addColumn('query', 'text', (c) => c.notNull())
+          .addColumn('checked_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('pipeline_check_results_task_id_idx').on('pipeline_check_results').column('task_id').execute();
+        // A check's history: newest first per model and check.
+        await db.schema
+          .createIndex('pipeline_check_results_history_idx')
+          .on('pipeline_check_results')
+          .columns(['model', 'check_name', 'checked_at'])
+          .execute();
+
+        await db.schema
+          .createTable('pipeline_triggers')
+          .addColumn('model', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('trigger_key', 'text', (c) => c.notNull())
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('fired_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('pipeline_triggers_pk', ['model', 'kind', 'trigger_key'])
+          .execute();
+      },
+      async down(db: Kysely<any>): Promise<void> {
+        for (const table of ['pipeline_triggers', 'pipeline_check_results', 'pipeline_attempts', 'pipeline_task_deps', 'pipeline_tasks', 'pipeline_runs']) {
+          await db.schema.dropTable(table).execute();
+        }
+      },
+    },
   };
 }
 
@@ -174,17 +291,20 @@ export class InMemoryMigrationProvider implements MigrationProvider {
 }
 
 /**
- * Applies every pending migration, or throws the first migration error. It does not serialise
- * concurrent callers by itself on SQLite (Kysely's SQLite migration lock is a no-op): the SQLite
- * adapter runs it inside `BEGIN IMMEDIATE`.
+ * Applies every pending migration, or throws the first migration error. `schema` (Postgres) is
+ * the schema the metadata and Kysely's bookkeeping tables live in, when not the default. It does
+ * not serialise concurrent callers by itself on SQLite (Kysely's SQLite migration lock is a
+ * no-op): the SQLite adapter runs it inside `BEGIN IMMEDIATE`.
  *
  * @example
  * ```ts
  * await migrateToLatest(db, 'sqlite');
  * ```
  */
-export async function migrateToLatest(db: Kysely<any>, family: SqlFamily): Promise<void> {
-  const migrator = new Migrator({ db, provider: new InMemoryMigrationProvider(family) });
+export async function migrateToLatest(db: Kysely<any>, family: SqlFamily, schema?: string): Promise<void> {
+  // Without a schema Kysely counts its bookkeeping tables in any schema of the database as its
+  // own, and would skip creating them beside the metadata of a schema of its own.
+  const migrator = new Migrator({ db, provider: new InMemoryMigrationProvider(family), migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;

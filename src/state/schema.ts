@@ -99,6 +99,115 @@ export interface ConsumerPositionsTable {
   next_offset: Int64;
 }
 
+/** A run of pipeline tasks: manual, scheduled, triggered by the watermark, or a backfill. */
+export interface PipelineRunsTable {
+  id: string;
+  kind: string;
+  /** running | succeeded | failed */
+  state: string;
+  /** Same command, same key: a backfill run again continues the unfinished run of its key. */
+  run_key: string | null;
+  /** What the run was asked to do (JSON): models, window, options. */
+  params: string;
+  /** Tasks of this run running at once, across workers; null for no limit. */
+  max_parallel: number | null;
+  /** 1: the first failed task marks the tasks not started yet `skipped`. */
+  stop_on_failure: number;
+  task_count: number;
+  /** Tasks pending, ready or running; the task that brings it to 0 finishes the run. */
+  unfinished: number;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** One model × partition of a run. */
+export interface PipelineTasksTable {
+  id: string;
+  run_id: string;
+  model: string;
+  /** `2026-01-02`, `2026-01-02T10`, `` (unpartitioned) or `full`. */
+  partition_key: string;
+  partition_start: string | null;
+  partition_end: string | null;
+  /** Order within the run: partitions oldest first, then models in dependency order. */
+  seq: number;
+  /** Claim order across runs: the run's creation time, then `seq` (zero-padded). */
+  queue_key: string;
+  /** pending | ready | running | succeeded | failed | check_failed | upstream_failed | skipped */
+  state: string;
+  /** Upstream tasks of this run that have not succeeded yet. */
+  waiting_on: number;
+  /** Attempts started; the number of the latest. */
+  attempts: number;
+  /** Attempts that failed or timed out, against the model's retries. */
+  failures: number;
+  /** Attempts whose worker stopped renewing the lease. */
+  abandons: number;
+  /** Not claimed before this time (retry backoff). */
+  ready_at: string;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  error_code: string | null;
+  error: string | null;
+  /** Warn-severity checks that failed in the successful attempt. */
+  warnings: number;
+}
+
+export interface PipelineTaskDepsTable {
+  task_id: string;
+  upstream_id: string;
+}
+
+export interface PipelineAttemptsTable {
+  id: string;
+  task_id: string;
+  run_id: string;
+  number: number;
+  /** Worker id: host:pid:random. */
+  worker: string;
+  /** running | succeeded | failed | timed_out | check_failed | abandoned | cancelled */
+  state: string;
+  started_at: string;
+  finished_at: string | null;
+  error_code: string | null;
+  error: string | null;
+  /** What the attempt printed or ran (SQL statements, shell output), the newest part when long. */
+  log: string;
+}
+
+export interface PipelineCheckResultsTable {
+  id: string;
+  run_id: string;
+  task_id: string;
+  attempt_id: string;
+  model: string;
+  partition_key: string;
+  check_name: string;
+  kind: string;
+  severity: string;
+  /** pass | fail */
+  status: string;
+  /** Rows that broke the check (the row count itself for row_count); null for freshness. */
+  failing: number | null;
+  detail: string | null;
+  query: string;
+  checked_at: string;
+}
+
+/** Each scheduled tick and each watermark partition of a model fires once. */
+export interface PipelineTriggersTable {
+  model: string;
+  /** schedule | watermark */
+  kind: string;
+  /** The tick's ISO time, or the partition's key. */
+  trigger_key: string;
+  run_id: string;
+  fired_at: string;
+}
+
 /** Kysely's own bookkeeping tables, created by its `Migrator`. */
 export interface KyselyMigrationTable {
   name: string;
@@ -118,6 +227,12 @@ export interface Database {
   lake_files: LakeFilesTable;
   usage_hourly: UsageHourlyTable;
   consumer_positions: ConsumerPositionsTable;
+  pipeline_runs: PipelineRunsTable;
+  pipeline_tasks: PipelineTasksTable;
+  pipeline_task_deps: PipelineTaskDepsTable;
+  pipeline_attempts: PipelineAttemptsTable;
+  pipeline_check_results: PipelineCheckResultsTable;
+  pipeline_triggers: PipelineTriggersTable;
   kysely_migration: KyselyMigrationTable;
   kysely_migration_lock: KyselyMigrationLockTable;
 }

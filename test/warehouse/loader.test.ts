@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { openFileEventLog } from '../../src/log/file/index.js';
 import type { EventLog, LogWriter } from '../../src/log/event-log.js';
 import { processIngest } from '../../src/collector/ingest.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { WAREHOUSE_FIXTURES } from '../helpers/warehouse-fixtures.js';
-import { runWarehouseLoader, WAREHOUSE_GROUP } from '../../src/warehouse/loader.js';
+import { WAREHOUSE_GROUP } from '../../src/warehouse/loader.js';
+import { loadUntilCaughtUp } from '../helpers/load-log.js';
 import type { Warehouse } from '../../src/warehouse/warehouse.js';
 
 const limits = { maxDepth: 32, maxProperties: 2000, maxEventBytes: 32768, maxBatchItems: 2500 };
@@ -22,25 +22,7 @@ async function ingest(writer: LogWriter, sourceId: string, batch: object[]): Pro
 
 /** Runs the loader until it has caught up with the log, then stops it. */
 async function loadAll(log: EventLog, warehouse: Warehouse, schemas: { web: string; app: string }): Promise<void> {
-  const stop = new AbortController();
-  const errors: unknown[] = [];
-  const done = runWarehouseLoader({
-    log,
-    warehouse,
-    schemaOf: async (sourceId) => (sourceId === 'src_web' ? schemas.web : schemas.app),
-    logger: createLogger('silent'),
-    signal: stop.signal,
-    maxWaitMs: 50,
-    onBatch: (s) => s.lag === 0 && stop.abort(),
-    onError: (err) => {
-      errors.push(err);
-      stop.abort();
-    },
-  });
-  const timer = setTimeout(() => stop.abort(), 20_000);
-  await done;
-  clearTimeout(timer);
-  assert.deepEqual(errors, []);
+  await loadUntilCaughtUp(log, warehouse, async (sourceId) => (sourceId === 'src_web' ? schemas.web : schemas.app));
 }
 
 async function q(wh: Warehouse, schema: string, sql: string): Promise<unknown[][]> {

@@ -1,1 +1,1 @@
-export { openSqliteStateStore, type SqliteStateStoreOptions } from './sqlite-state-store.js';
+export { openSqliteDatabase, openSqliteStateStore, type SqliteDatabase, type SqliteStateStoreOptions } from './sqlite-state-store.js';

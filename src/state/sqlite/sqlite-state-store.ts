@@ -14,7 +14,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase as KyselySqliteDatabase, type SqliteStatement } from 'kysely';
 import { KyselyStateStore } from '../kysely-state-store.js';
 import { migrateToLatest } from '../migrations.js';
 import type { Database } from '../schema.js';
@@ -26,6 +26,30 @@ export interface SqliteStateStoreOptions {
 }
 
 const BUSY_TIMEOUT_MS = 5000;
+
+/** Prepared statements kept per connection; the store's statements are far fewer. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The connection as Kysely sees it, keeping prepared statements by their text: Kysely prepares
+ * every query again, and preparing cost about as much as running the pipeline store's small
+ * statements. Reusing one is safe because Kysely runs one query at a time per connection.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string): SqliteStatement {
+      let statement = cache.get(text);
+      if (statement === undefined) {
+        statement = sqlite.prepare(text);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+        cache.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
 
 interface SharedConnection {
   db: Kysely<Database>;
@@ -46,7 +70,7 @@ function connect(file: string): Kysely<Database> {
   sqlite.pragma('synchronous = NORMAL');
   // Off by default in SQLite; on, so that references behave as they will on Postgres.
   sqlite.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -86,6 +110,32 @@ async function migrate(db: Kysely<Database>): Promise<void> {
  * ```
  */
 export async function openSqliteStateStore(options: SqliteStateStoreOptions): Promise<StateStore> {
+  const database = openSqliteDatabase(options);
+  return new KyselyStateStore({ db: database.db, migrate, isUniqueViolation, destroy: database.release });
+}
+
+/** A metadata database connection for other stores of the same file (the pipeline store). */
+export interface SqliteDatabase {
+  db: Kysely<Database>;
+  /** Applies pending migrations, one process at a time. */
+  migrate(): Promise<void>;
+  /** Gives the shared connection back; the last one closes it. Call once. */
+  release(): Promise<void>;
+}
+
+/**
+ * The process's shared connection to a metadata file (see the header on why it is shared),
+ * for stores that live beside the StateStore.
+ *
+ * @example
+ * ```ts
+ * const { db, migrate, release } = openSqliteDatabase({ file: '.weir/weir.sqlite' });
+ * await migrate();
+ * const runs = await db.selectFrom('pipeline_runs').selectAll().execute();
+ * await release();
+ * ```
+ */
+export function openSqliteDatabase(options: SqliteStateStoreOptions): SqliteDatabase {
   const key = options.file === ':memory:' ? undefined : resolve(options.file);
   let shared = key === undefined ? undefined : connections.get(key);
   if (shared === undefined) {
@@ -94,15 +144,14 @@ export async function openSqliteStateStore(options: SqliteStateStoreOptions): Pr
   }
   shared.refs += 1;
   const connection = shared;
-  return new KyselyStateStore({
+  return {
     db: connection.db,
-    migrate,
-    isUniqueViolation,
-    async destroy() {
+    migrate: () => migrate(connection.db),
+    async release() {
       connection.refs -= 1;
       if (connection.refs > 0) return;
       if (key !== undefined && connections.get(key) === connection) connections.delete(key);
       await connection.db.destroy();
     },
-  });
+  };
 }

@@ -231,13 +231,6 @@ class ClickHouseWarehouse implements Warehouse {
   }
 
   async query(sql: string, options: QueryOptions): Promise<QueryResult> {
-    const queryId = randomUUID();
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, options.timeoutMs);
     const settings: ClickHouseSettings = {
       readonly: '1',
       // Whole seconds only: the server-side limit backs up the client-side abort below.
@@ -261,20 +254,38 @@ class ClickHouseWarehouse implements Warehouse {
     );
     booleans.catch(() => undefined);
     try {
-      const result = await this.client.query({ query: sql, format: 'JSONCompact', query_id: queryId, abort_signal: controller.signal, clickhouse_settings: settings });
-      const body = await result.json<unknown[]>();
-      const names = new Set((await booleans).map(([n]) => n));
-      const decoded = decodeResult(body.meta as ResultColumn[], body.data, names, await this.timeZone());
-      const truncated = decoded.rows.length > options.maxRows;
-      return { columns: decoded.columns, rows: truncated ? decoded.rows.slice(0, options.maxRows) : decoded.rows, truncated };
+      return await this.withDeadline(options.timeoutMs, options.timeoutMs, async (queryId, signal) => {
+        const result = await this.client.query({ query: sql, format: 'JSONCompact', query_id: queryId, abort_signal: signal, clickhouse_settings: settings });
+        const body = await result.json<unknown[]>();
+        const names = new Set((await booleans).map(([n]) => n));
+        const decoded = decodeResult(body.meta as ResultColumn[], body.data, names, await this.timeZone());
+        const truncated = decoded.rows.length > options.maxRows;
+        return { columns: decoded.columns, rows: truncated ? decoded.rows.slice(0, options.maxRows) : decoded.rows, truncated };
+      });
     } catch (err) {
-      if (timedOut) {
-        // Closing the connection does not stop a query on 18.16; it would run on until
-        // max_execution_time.
-        await this.client.command({ query: `KILL QUERY WHERE query_id = ${literal(queryId)} ASYNC` }).catch(() => undefined);
-        throw new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs: options.timeoutMs }, { cause: err });
-      }
       throw queryError(err, options.timeoutMs);
+    }
+  }
+
+  /**
+   * Sends one request under its own query id and stops it after `ms`: the request is aborted
+   * and the query killed on the server (closing the connection does not stop a query on 18.16;
+   * it would run on until max_execution_time). A timeout is `WEIR_QUERY_TIMEOUT` of `reportedMs`.
+   */
+  private async withDeadline<T>(ms: number, reportedMs: number, request: (queryId: string, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const queryId = randomUUID();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, ms);
+    try {
+      return await request(queryId, controller.signal);
+    } catch (err) {
+      if (!timedOut) throw err;
+      await this.client.command({ query: `KILL QUERY WHERE query_id = ${literal(queryId)} ASYNC` }).catch(() => undefined);
+      throw new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs: reportedMs }, { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -286,35 +297,24 @@ class ClickHouseWarehouse implements Warehouse {
     for (const statement of splitStatements(sql)) {
       const left = deadline - Date.now();
       if (left <= 0) throw timeout();
-      const queryId = randomUUID();
-      const controller = new AbortController();
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, left);
       try {
-        await this.client.command({
-          query: statement,
-          query_id: queryId,
-          abort_signal: controller.signal,
-          clickhouse_settings: {
-            max_execution_time: Math.max(1, Math.ceil(left / 1000)),
-            // Errors after the first rows of an INSERT … SELECT arrive as an error status.
-            wait_end_of_query: 1,
-            database: options.schema,
-          },
-        });
+        await this.withDeadline(left, options.timeoutMs, (queryId, signal) =>
+          this.client.command({
+            query: statement,
+            query_id: queryId,
+            abort_signal: signal,
+            clickhouse_settings: {
+              max_execution_time: Math.max(1, Math.ceil(left / 1000)),
+              // Errors after the first rows of an INSERT … SELECT arrive as an error status.
+              wait_end_of_query: 1,
+              database: options.schema,
+            },
+          }),
+        );
       } catch (err) {
-        if (timedOut) {
-          await this.client.command({ query: `KILL QUERY WHERE query_id = ${literal(queryId)} ASYNC` }).catch(() => undefined);
-          throw timeout(err);
-        }
-        const server = serverError(err);
-        if (server && server.code === 159) throw timeout(err);
+        if (err instanceof WeirError) throw err;
+        if (serverError(err)?.code === 159) throw timeout(err);
         throw warehouseError(err, 'execute');
-      } finally {
-        clearTimeout(timer);
       }
       const mutated = mutatedTable(statement, options.schema);
       if (mutated) await this.awaitMutations(mutated, deadline, timeout);

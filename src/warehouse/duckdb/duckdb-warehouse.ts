@@ -181,27 +181,9 @@ class DuckDbWarehouse implements Warehouse {
   }
 
   query(sql: string, options: QueryOptions): Promise<QueryResult> {
-    return this.onReader(async (conn) => {
-      // The clock starts when the query does, not while it waits behind earlier queries (each
-      // bounded by its own timeout): a queued query gets its whole budget.
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        conn.interrupt();
-      }, options.timeoutMs);
-      try {
-        return await this.readOnly(conn, sql, options);
-      } catch (err) {
-        if (err instanceof WeirError) throw err;
-        if (this.closing) throw closedError(err);
-        if (timedOut) throw new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs: options.timeoutMs });
-        throw queryError(err);
-      } finally {
-        // An interrupt that lands after the query ended is harmless: DuckDB clears the flag
-        // when the next query starts.
-        clearTimeout(timer);
-      }
-    });
+    // The clock starts when the query does, not while it waits behind earlier queries (each
+    // bounded by its own timeout): a queued query gets its whole budget.
+    return this.onReader((conn) => this.interruptible(conn, options.timeoutMs, () => this.readOnly(conn, sql, options), queryError));
   }
 
   execute(sql: string, options: ExecuteOptions): Promise<void> {
@@ -209,26 +191,43 @@ class DuckDbWarehouse implements Warehouse {
       if (this.closing) throw closedError();
       if (sql.trim() === '') return;
       const conn = this.executor;
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        conn.interrupt();
-      }, options.timeoutMs);
-      try {
-        await this.useSchema(conn, options.schema);
-        // The first schema of the search path is also where unqualified tables are created.
-        await transaction(conn, async () => {
-          await conn.run(sql);
-        });
-      } catch (err) {
-        if (err instanceof WeirError) throw err;
-        if (this.closing) throw closedError(err);
-        if (timedOut) throw new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs: options.timeoutMs }, { cause: err });
-        throw writeError(err);
-      } finally {
-        clearTimeout(timer);
-      }
+      await this.interruptible(
+        conn,
+        options.timeoutMs,
+        async () => {
+          // The first schema of the search path is also where unqualified tables are created.
+          await this.useSchema(conn, options.schema);
+          await transaction(conn, async () => {
+            await conn.run(sql);
+          });
+        },
+        writeError,
+      );
     });
+  }
+
+  /**
+   * Runs `work` on a connection and interrupts it after `timeoutMs` (`WEIR_QUERY_TIMEOUT`);
+   * other engine errors become what `otherwise` makes of them.
+   */
+  private async interruptible<T>(conn: DuckDBConnection, timeoutMs: number, work: () => Promise<T>, otherwise: (err: unknown) => WeirError): Promise<T> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn.interrupt();
+    }, timeoutMs);
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof WeirError) throw err;
+      if (this.closing) throw closedError(err);
+      if (timedOut) throw new WeirError('WEIR_QUERY_TIMEOUT', { timeoutMs }, { cause: err });
+      throw otherwise(err);
+    } finally {
+      // An interrupt that lands after the work ended is harmless: DuckDB clears the flag when
+      // the next statement starts.
+      clearTimeout(timer);
+    }
   }
 
   ping(): Promise<void> {

@@ -1,0 +1,1 @@
+export { openPostgresDatabase, type PostgresDatabase, type PostgresDatabaseOptions } from './postgres-database.js';
