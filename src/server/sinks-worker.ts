@@ -7,7 +7,9 @@ import { runUsageMeter } from '../consumers/usage-meter.js';
 import { runWarehouseLoader, WAREHOUSE_GROUP } from '../warehouse/loader.js';
 import { SourceSchemas } from '../warehouse/source-schemas.js';
 import { runQuery, type QueryRequest } from '../warehouse/run-query.js';
-import { logDir, openLog, openState, openWarehouse } from './backends.js';
+import { logDir, openLog, openPipelineStore, openState, openWarehouse } from './backends.js';
+import { existsSync } from 'node:fs';
+import { startPipelineWorker } from '../pipelines/index.js';
 import { IpcChannel } from './ipc.js';
 import { drainOnce } from './drain-signals.js';
 import type { BlobStore } from '../blob/blob-store.js';
@@ -93,6 +95,39 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     });
   };
 
+  // The loader's watermark for pipeline triggers: everything received before it is in the
+  // warehouse. Caught up, that is now; behind, the oldest of the partitions' last loaded events.
+  const loadedUntil = new Map<number, string>();
+  const watermark = async (): Promise<Date | undefined> => {
+    if (!warehouse) return undefined;
+    const committed = (await eventsLog.groups()).get(WAREHOUSE_GROUP);
+    let oldest: string | undefined;
+    for (const st of await eventsLog.stats()) {
+      if (st.nextOffset - (committed?.get(st.partition) ?? st.firstOffset) <= 0) continue;
+      const at = loadedUntil.get(st.partition);
+      if (at === undefined) return undefined;
+      if (oldest === undefined || at < oldest) oldest = at;
+    }
+    return oldest === undefined ? new Date() : new Date(oldest);
+  };
+  // Pipelines run where the warehouse is open: here, in `weir up`.
+  const pipelineStore = warehouse && existsSync(config.pipelines.dir) ? await openPipelineStore(config) : undefined;
+  const pipelines =
+    pipelineStore && warehouse
+      ? startPipelineWorker({
+          store: pipelineStore,
+          warehouse,
+          dir: config.pipelines.dir,
+          logger,
+          signal: stop.signal,
+          watermark,
+          schema: config.pipelines.schema,
+          sourceSchema: config.pipelines.sourceSchema,
+          concurrency: config.pipelines.concurrency,
+          leaseMs: config.pipelines.leaseMs,
+        })
+      : undefined;
+
   const failedEvents = runFailedEventsConsumer({
     log: failedLog,
     state,
@@ -119,6 +154,7 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
         maxWaitMs: config.warehouse.batchMaxWaitMs,
         logDir: logDir(config, 'events'),
         onBatch: (s) => {
+          for (const [partition, at] of s.loadedUntil) loadedUntil.set(partition, at);
           Object.assign(status, { ok: true, lag: s.lag, error: undefined, failingSince: undefined });
           metrics.consumerLag.set({ group: 'warehouse' }, s.lag);
           metrics.warehouseRows.inc(s.rows);
@@ -165,6 +201,9 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
       await loader;
       // The lake writer cuts and uploads its open files before it returns.
       await lakeWriter;
+      // Running tasks are stopped and handed back to the queue.
+      await pipelines?.done;
+      await pipelineStore?.close();
       await blob?.close();
       await warehouse?.close();
       await eventsLog.close();

@@ -21,7 +21,7 @@ export interface WarehouseLoaderOptions {
   /** How long a batch waits to fill; default 1,000 ms, so rows are queryable within about a second. */
   maxWaitMs?: number;
   /** After each committed batch. */
-  onBatch?(stats: LoadStats & { ms: number; lag: number }): void;
+  onBatch?(stats: LoadStats & { ms: number; lag: number; loadedUntil: Map<number, string> }): void;
   /** While the warehouse refuses or cannot be reached; the loader keeps retrying the same batch. */
   onError?(err: unknown, attempt: number): void;
   /** The event log's directory, where replay requests for this sink appear (see `replay.ts`). */
@@ -55,7 +55,9 @@ export async function runWarehouseLoader(opts: WarehouseLoaderOptions): Promise<
       }
       const records = await consumer.poll({ maxRecords: opts.maxRecords ?? 10_000, maxWaitMs: opts.maxWaitMs ?? 1000, signal: opts.signal });
       if (records.length === 0) continue;
-      const bySchema = await groupBySchema(records, opts.schemaOf);
+      // Per log partition, the receivedAt of the batch's last event: how far the warehouse is complete.
+      const loadedUntil = new Map<number, string>();
+      const bySchema = await groupBySchema(records, opts.schemaOf, loadedUntil);
       for (let attempt = 1; !opts.signal.aborted; attempt++) {
         const started = performance.now();
         try {
@@ -71,7 +73,7 @@ export async function runWarehouseLoader(opts: WarehouseLoaderOptions): Promise<
           await consumer.commit();
           let lag = 0;
           for (const n of (await consumer.lag()).values()) lag += n;
-          opts.onBatch?.({ ...total, ms: performance.now() - started, lag });
+          opts.onBatch?.({ ...total, ms: performance.now() - started, lag, loadedUntil });
           break;
         } catch (err) {
           // What the warehouse holds is unknown after a failed write: describe it again.
@@ -91,12 +93,14 @@ export async function runWarehouseLoader(opts: WarehouseLoaderOptions): Promise<
 async function groupBySchema(
   records: LogRecord[],
   schemaOf: (sourceId: string) => Promise<string>,
+  loadedUntil: Map<number, string>,
 ): Promise<Map<string, Array<Record<string, unknown>>>> {
   const schemas = new Map<string, string>();
   const out = new Map<string, Array<Record<string, unknown>>>();
   for (const r of records) {
     const d = decodeLogRecord(r.value);
     if (d.kind !== 'event') continue;
+    if (typeof d.event.receivedAt === 'string') loadedUntil.set(r.partition, d.event.receivedAt);
     let schema = schemas.get(d.sourceId);
     if (schema === undefined) schemas.set(d.sourceId, (schema = await schemaOf(d.sourceId)));
     let list = out.get(schema);
