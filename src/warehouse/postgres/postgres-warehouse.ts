@@ -298,6 +298,10 @@ class PostgresWarehouse implements Warehouse {
       clearTimeout(timer);
       clearTimeout(guardTimer);
       work.catch(() => {});
+      // The cancel sent at the timeout travels on another connection and may land after the
+      // server's own statement_timeout ended the text: on a pooled connection it would cancel
+      // whatever ran next (seen in CI). A connection that was sent a cancel is not reused.
+      if (timedOut) lease.discard(new Error('a cancel was sent to this connection at the execute timeout'));
       lease.release();
     }
   }
