@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { downloadToFile, type BlobInfo, type BlobStore } from '../blob/blob-store.js';
 import { WeirError } from '../errors/catalogue.js';
-import { quoteIdent, quoteLiteral } from '../warehouse/duckdb/duckdb-sql.js';
+import { DUCKDB_TYPE, quoteIdent, quoteLiteral } from '../warehouse/duckdb/duckdb-sql.js';
 import { jsonFromDuckDb } from '../warehouse/duckdb/duckdb-values.js';
 import type { QueryResult } from '../warehouse/warehouse.js';
 import { parseEventFileKey, sourcePrefix } from './lake-layout.js';
@@ -62,7 +62,7 @@ export async function localLakePaths(blob: BlobStore, files: BlobInfo[], cacheDi
   return paths;
 }
 
-const EMPTY_EVENTS = `select ${LAKE_COLUMNS.map((c) => `null::${c.type === 'timestamp' ? 'TIMESTAMPTZ' : c.type === 'bigint' ? 'BIGINT' : 'VARCHAR'} as ${quoteIdent(c.name)}`).join(', ')}, null::varchar as source, null::date as date, null::bigint as hour where false`;
+const EMPTY_EVENTS = `select ${LAKE_COLUMNS.map((c) => `null::${DUCKDB_TYPE[c.type]} as ${quoteIdent(c.name)}`).join(', ')}, null::varchar as source, null::date as date, null::bigint as hour where false`;
 
 /** An in-memory DuckDB with the view `events` over the given Parquet files. */
 export async function openLakeView(paths: string[]): Promise<{ conn: DuckDBConnection; close(): void }> {

@@ -16,7 +16,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { BlobStore } from '../blob/blob-store.js';
 import { WeirError } from '../errors/catalogue.js';
 import type { LakeFile, StateStore } from '../state/state-store.js';
-import { quoteIdent, quoteLiteral } from '../warehouse/duckdb/duckdb-sql.js';
+import { quoteIdent, quoteLiteral, weirTypeOf } from '../warehouse/duckdb/duckdb-sql.js';
 import { jsonFromDuckDb } from '../warehouse/duckdb/duckdb-values.js';
 import { TableWriter } from '../warehouse/table-writer.js';
 import type { ColumnSpec, ColumnType, Value, Warehouse } from '../warehouse/warehouse.js';
@@ -130,16 +130,6 @@ export async function storeUpload(
   return file;
 }
 
-/** DuckDB's type of a column, as the nearest Weir warehouse type. */
-function weirType(duckType: string): ColumnType {
-  const t = duckType.toUpperCase();
-  if (t.startsWith('TIMESTAMP') || t === 'DATE') return 'timestamp';
-  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|UTINYINT|USMALLINT|UINTEGER)$/.test(t)) return 'bigint';
-  if (/^(FLOAT|DOUBLE|REAL|DECIMAL|HUGEINT|UBIGINT)/.test(t)) return 'double';
-  if (t === 'BOOLEAN') return 'boolean';
-  return 'varchar';
-}
-
 function cell(type: ColumnType, v: unknown): Value {
   if (v === null || v === undefined) return null;
   switch (type) {
@@ -189,7 +179,7 @@ export async function loadUpload(
   try {
     await conn.run(`create view upload as select * from ${reader}(${quoteLiteral(path!)})`);
     const described = await conn.runAndReadAll('describe upload');
-    const columns: ColumnSpec[] = described.getRowObjects().map((r) => ({ name: String(r.column_name), type: weirType(String(r.column_type)) }));
+    const columns: ColumnSpec[] = described.getRowObjects().map((r) => ({ name: String(r.column_name), type: weirTypeOf(String(r.column_type)) }));
     if (columns.length === 0) throw new WeirError('WEIR_QUERY_FAILED', { detail: 'the file has no columns' });
     const total = Number((await conn.runAndReadAll('select count(*) from upload')).getRows()[0]?.[0] ?? 0);
     const specs: ColumnSpec[] = [{ name: IMPORT_ROW_KEY, type: 'varchar' }, ...columns.filter((c) => c.name !== IMPORT_ROW_KEY)];

@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BlobStore } from '../blob/blob-store.js';
 import { decodeLogRecord } from '../events/log-record.js';
-import { isRetriable } from '../errors/catalogue.js';
+import { isTransient } from '../consumers/retry.js';
 import type { EventLog, LogRecord } from '../log/event-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { LakeFile, StateStore } from '../state/state-store.js';
@@ -246,13 +246,13 @@ async function loadPlans(
   return plans;
 }
 
-/** Retries retriable failures (store or blob store down) with capped backoff until aborted. */
+/** Retries transient failures (blob store down, metadata store busy) with capped backoff. */
 async function retry<T>(opts: LakeWriterOptions, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!isRetriable(err) || attempt >= 1000) throw err;
+      if (!isTransient(err) || attempt >= 1000) throw err;
       opts.onError?.(err, attempt);
       opts.logger.warn({ err, attempt }, 'lake write failed; retrying');
       await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));

@@ -16,7 +16,7 @@
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { toChunks } from '../warehouse/duckdb/duckdb-warehouse.js';
-import { quoteIdent, quoteLiteral } from '../warehouse/duckdb/duckdb-sql.js';
+import { DUCKDB_TYPE, quoteIdent, quoteLiteral } from '../warehouse/duckdb/duckdb-sql.js';
 import type { ColumnSpec, Value } from '../warehouse/warehouse.js';
 
 /** The columns of every lake event file, in order. */
@@ -121,7 +121,7 @@ export function eventFromLakeRow(row: Record<string, unknown>): Record<string, u
   return ev;
 }
 
-const DEFS = LAKE_COLUMNS.map((c) => `${quoteIdent(c.name)} ${c.type === 'timestamp' ? 'TIMESTAMPTZ' : c.type === 'bigint' ? 'BIGINT' : 'VARCHAR'}`).join(', ');
+const DEFS = LAKE_COLUMNS.map((c) => `${quoteIdent(c.name)} ${DUCKDB_TYPE[c.type]}`).join(', ');
 
 export class ParquetWriter {
   #next = 0;

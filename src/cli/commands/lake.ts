@@ -1,17 +1,16 @@
 import { statSync } from 'node:fs';
 import { Command } from 'commander';
 import type { WeirConfig } from '../../config/schema.js';
-import { ERRORS, WeirError, type ErrorCode } from '../../errors/catalogue.js';
+import { WeirError } from '../../errors/catalogue.js';
 import { importFormat, loadUpload, replayFromLake, storeUpload, type Progress } from '../../lake/lake-tasks.js';
 import { lakeCacheDir, openLake } from '../../lake/open-lake.js';
 import { openState, openWarehouse } from '../../server/backends.js';
-import { readCliToken } from '../../server/cli-token.js';
 import type { SinksTask } from '../../server/sinks-worker.js';
 import type { TaskStatus } from '../../server/task-board.js';
 import type { Source } from '../../state/state-store.js';
 import { SourceSchemas } from '../../warehouse/source-schemas.js';
 import type { Warehouse } from '../../warehouse/warehouse.js';
-import { serverAnswers } from '../local-server.js';
+import { callLocalServer, localServerError, serverAnswers } from '../local-server.js';
 import { progressPrinter } from '../progress.js';
 
 /** Draws a {@link Progress} stream as one bar, restarting it when the unit changes. */
@@ -27,26 +26,7 @@ function progressBar(): (p: Progress, final?: boolean) => void {
   };
 }
 
-async function api<T>(config: WeirConfig, method: string, path: string, body?: unknown): Promise<T> {
-  const token = readCliToken(config);
-  if (!token) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: config.warehouse.engine, detail: 'a server runs but no local server token was found' });
-  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
-  const res = await fetch(`http://${host}:${config.server.port}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as T & { code?: string; message?: string };
-  if (!res.ok) throw serverError(json);
-  return json;
-}
-
-function serverError(body: { code?: string; message?: string }): WeirError {
-  const code = body.code !== undefined && body.code in ERRORS ? (body.code as ErrorCode) : 'WEIR_SERVER_INTERNAL_ERROR';
-  const err = new WeirError(code, {});
-  if (body.message) err.message = body.message;
-  return err;
-}
+const FALLBACK = 'WEIR_SERVER_INTERNAL_ERROR';
 
 /**
  * Runs a long warehouse-writing operation: through a running `weir up` (whose sinks process
@@ -60,12 +40,12 @@ async function runTask<T>(
   const bar = progressBar();
   if (await serverAnswers(config)) {
     const { kind, request } = task;
-    const { id } = await api<{ id: string }>(config, 'POST', '/api/tasks', { kind, source: task.source, ...request });
+    const { id } = await callLocalServer<{ id: string }>(config, 'POST', '/api/tasks', { kind, source: task.source, ...request }, FALLBACK);
     for (;;) {
-      const status = await api<TaskStatus>(config, 'GET', `/api/tasks/${id}`);
+      const status = await callLocalServer<TaskStatus>(config, 'GET', `/api/tasks/${id}`, undefined, FALLBACK);
       if (status.progress) bar(status.progress, status.state !== 'running');
       if (status.state === 'done') return status.result as T;
-      if (status.state === 'failed') throw serverError(status.error ?? {});
+      if (status.state === 'failed') throw localServerError(status.error ?? {}, FALLBACK);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
