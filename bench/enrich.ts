@@ -11,8 +11,20 @@
  * less the cost of timing an empty loop; median of 3 passes. Each step row runs that step alone on
  * a context already copied; "enricher" rows run the whole enricher (context copy included).
  *
- * Env: BENCH_EVENTS (default 200000 per pass), BENCH_ONLY (run only rows whose name contains it).
+ * Then, when wrk is installed, ingest over HTTP with enrichment on and off (bench/ingest-load.ts:
+ * `weir up`, the collector alone, wrk posting 20-event batches over 128 connections), alternating
+ * on and off so both see the same load from the rest of the machine; the median of the runs of each.
+ *
+ * Options: `--json <file>` also writes the figures as `{ name, machine, date, figures: [{ label,
+ * value, unit, target?, met? }] }` (what `npm run bench` collects).
+ * Env: BENCH_EVENTS (default 200000 per pass), BENCH_ONLY (run only rows whose name contains it),
+ * BENCH_INGEST_RUNS (runs of each of on and off, default 3; 0 skips ingest), BENCH_SECONDS (per
+ * run, default 10), BENCH_SIZE=quick (1 run of 5 s each).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { detectBotInContext, flagBot } from '../src/enrich/bot.js';
 import { enrichCampaign } from '../src/enrich/campaign.js';
 import { copyFields } from '../src/enrich/fields.js';
@@ -25,8 +37,20 @@ import { enrichReferrer } from '../src/enrich/referrer.js';
 import { enrichUserAgent } from '../src/enrich/user-agent.js';
 import { openCityDatabase } from '../test/helpers/geoip-fixture.js';
 import { BOT_UAS, BROWSER_UAS, UA } from '../test/helpers/user-agents.js';
+import { decodeLogRecord, encodeAcceptedRecord } from '../src/events/log-record.js';
+import { EVENTS_PER_REQUEST, runWrk, setEnrichment, startWeir, stopped, wrkScript } from './ingest-load.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
+// `npm run bench` sets BENCH_SIZE=quick for a short pass: one on and one off run of 5 s.
+const QUICK = process.env.BENCH_SIZE === 'quick';
+const INGEST_RUNS = Number(process.env.BENCH_INGEST_RUNS ?? (QUICK ? 1 : 3));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 5 : 10));
+const jsonAt = process.argv.indexOf('--json');
+const JSON_FILE = jsonAt === -1 ? undefined : process.argv[jsonAt + 1];
+if (jsonAt !== -1 && (JSON_FILE === undefined || JSON_FILE.startsWith('--'))) {
+  process.stderr.write('bench:enrich: --json needs a file, e.g. --json bench-enrich.json\n');
+  process.exit(2);
+}
 const CHUNK = 200;
 // Run only the rows whose name contains this (for profiling one step).
 const ONLY = process.env.BENCH_ONLY;
@@ -179,6 +203,7 @@ const pseudonymise = createPseudonymiser({ paths: ['userId', 'traits.email'], sa
 const enrichers: Record<string, Enricher> = {
   default: createEnricher({ settings: DEFAULT_ENRICH_SETTINGS, salt: SALT }),
   everything: createEnricher({ settings: { ...DEFAULT_ENRICH_SETTINGS, pseudonymise: ['userId', 'traits.email'] }, geoip, salt: SALT }),
+  collector: createEnricher({ settings: DEFAULT_ENRICH_SETTINGS, salt: SALT, defer: true }),
   none: createEnricher({
     settings: { ...DEFAULT_ENRICH_SETTINGS, userAgent: false, referrer: false, campaign: false, pageUrl: false, ip: 'keep', geoip: false },
     salt: SALT,
@@ -198,7 +223,42 @@ const rows: Array<[string, () => number]> = [
   ['enricher, everything off (copy + bot check)', () => measure((e) => enrichers.none!(e))],
   ['**enricher, default settings**', () => measure((e) => enrichers.default!(e))],
   ['enricher, default + GeoIP + pseudonymise', () => measure((e) => enrichers.everything!(e))],
+  ['collector stage, default settings (descriptive steps deferred)', () => measure((e) => enrichers.collector!(e))],
+  ['log reader: deferred steps run at decode', () => measureDecode()],
 ];
+
+/**
+ * ns per record that a reader of the log pays for the deferred steps: decoding records written by
+ * the collector stage, less decoding the same records with the steps skipped.
+ */
+function measureDecode(): number {
+  const collector = enrichers.collector!;
+  const records = TEXTS.map((t) => {
+    const r = collector(JSON.parse(t) as Event);
+    if (!r.ok) throw new Error('a bot under bots=keep cannot fail');
+    return encodeAcceptedRecord('src_1', r.event, undefined, collector.deferred);
+  });
+  const decodeAll = (enrich: boolean): number => {
+    const started = cpuNs();
+    for (let n = 0; n < EVENTS; n++) decodeLogRecord(records[n % records.length]!, { enrich });
+    return cpuNs() - started;
+  };
+  decodeAll(true);
+  const runs: number[] = [];
+  for (let r = 0; r < 3; r++) runs.push((decodeAll(true) - decodeAll(false)) / EVENTS);
+  return Math.max(0, runs.sort((a, b) => a - b)[1]!);
+}
+
+interface Figure {
+  label: string;
+  value: number;
+  unit: string;
+  target?: number;
+  met?: boolean;
+}
+const figures: Figure[] = [];
+// What ingest's target leaves for enrichment: the whole enricher was budgeted well under 2 µs.
+const BUDGET_NS: Record<string, number> = { '**enricher, default settings**': 2000 };
 
 process.stdout.write(
   `bench:enrich — ${EVENTS} events per row, ${humanUas.length + botUas.length} user agents, ${REFERRERS.length} referrers + internal/direct, ${VISITORS.length} visitors, Node ${process.version}\n\n` +
@@ -208,6 +268,8 @@ for (const [name, run] of rows) {
   if (ONLY !== undefined && !name.includes(ONLY)) continue;
   const ns = run();
   process.stdout.write(`| ${name} | ${ns.toFixed(0)} | ${Math.round(1e9 / ns).toLocaleString('en-US')} |\n`);
+  const target = BUDGET_NS[name];
+  figures.push({ label: name.replaceAll('*', ''), value: Math.round(ns), unit: 'ns/event', ...(target !== undefined && { target, met: ns <= target }) });
 }
 
 // The price of a cache miss: every user agent, URL and referrer new (an attacker's traffic).
@@ -219,4 +281,57 @@ const start = cpuNs();
 for (const e of fresh) enrichers.default!(e);
 const missNs = (cpuNs() - start) / uniqueTexts.length;
 process.stdout.write(`\nEvery string new (all cache misses, default settings): ${(missNs / 1000).toFixed(1)} µs/event\n`);
+figures.push({ label: 'enricher, default settings, every string new (cache misses)', value: Math.round(missNs), unit: 'ns/event' });
 db.cleanup();
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+/** Ingest over HTTP with enrichment on and off, alternating; events/s of each run. */
+async function ingest(): Promise<Record<'on' | 'off', number[]>> {
+  const out: Record<'on' | 'off', number[]> = { on: [], off: [] };
+  for (let run = 0; run < INGEST_RUNS; run++) {
+    for (const mode of ['on', 'off'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'weir-bench-enrich-'));
+      const weir = await startWeir({ dataDir: join(dir, 'data'), port: 18090, workers: 0, warehouse: 'none' });
+      try {
+        const url = 'http://127.0.0.1:18090';
+        if (mode === 'off') setEnrichment(join(dir, 'data'), 'off');
+        // Longer than the collectors' 5 s source refresh, so the settings are in force after it.
+        runWrk(url, wrkScript(weir.writeKey, 'batched', 0), dir, 6, 128);
+        const r = runWrk(url, wrkScript(weir.writeKey, 'batched', 0), dir, SECONDS, 128);
+        if (r.non2xx > 0 || r.errors !== '') throw new Error(`ingest run failed: ${r.non2xx} non-2xx, socket errors ${r.errors}`);
+        const eps = r.requestsPerSec * EVENTS_PER_REQUEST;
+        out[mode].push(eps);
+        process.stderr.write(`[bench:enrich] ingest, enrichment ${mode}: ${Math.round(eps)} events/s, p99 ${r.p99ms} ms (load ${loadavg()[0]!.toFixed(2)})\n`);
+      } finally {
+        await stopped(weir.child);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  return out;
+}
+
+const load = loadavg()[0]!;
+if (INGEST_RUNS > 0 && spawnSync('sh', ['-c', 'command -v wrk']).status === 0) {
+  const eps = await ingest();
+  const on = median(eps.on);
+  const off = median(eps.off);
+  const range = (xs: number[]) => `${Math.round(Math.min(...xs)).toLocaleString('en-US')}–${Math.round(Math.max(...xs)).toLocaleString('en-US')}`;
+  process.stdout.write(
+    `\nIngest (collector alone, 128 connections, ${SECONDS} s runs, load average ${load.toFixed(2)} at the start):\n\n` +
+      '| run | events/s (median) | range |\n|---|---|---|\n' +
+      `| enrichment on (default settings) | ${Math.round(on).toLocaleString('en-US')} | ${range(eps.on)} |\n` +
+      `| enrichment off (every step off) | ${Math.round(off).toLocaleString('en-US')} | ${range(eps.off)} |\n`,
+  );
+  figures.push({ label: 'ingest with enrichment on (default settings)', value: Math.round(on), unit: 'events/s', target: 100_000, met: on >= 100_000 });
+  figures.push({ label: 'ingest with enrichment off', value: Math.round(off), unit: 'events/s' });
+  figures.push({ label: 'load average (1 min) at the start of the ingest runs', value: load, unit: 'load' });
+} else if (INGEST_RUNS > 0) {
+  process.stderr.write('[bench:enrich] wrk not found (apt-get install wrk): ingest not measured\n');
+}
+
+if (JSON_FILE !== undefined) {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
+  writeFileSync(JSON_FILE, `${JSON.stringify({ name: 'bench:enrich', machine, date: new Date().toISOString(), figures }, null, 2)}\n`);
+}

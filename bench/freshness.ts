@@ -14,60 +14,23 @@
  *
  * Env: BENCH_SECONDS (20), BENCH_RATE (10000 events/s), BENCH_BACKLOG (200000), BENCH_ADAPTERS (duckdb,postgres,clickhouse).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
+import { atMost, describeMachine, startBench } from './report.js';
+import { startWeir, stopWeir, type RunningWeir } from './weir-up.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 200_000);
 const ADAPTERS = (process.env.BENCH_ADAPTERS ?? 'duckdb,postgres,clickhouse').split(',');
 const PER_REQUEST = 20;
-const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../src/cli/main.js');
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const CH_URL = 'http://127.0.0.1:8123';
 
-function progress(line: string): void {
-  process.stderr.write(`[bench:freshness] ${line}\n`);
-}
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  writeKey: string;
-  token: string;
-}
-
-async function startWeir(dataDir: string, env: Record<string, string>): Promise<Running> {
-  const port = 18200 + Math.floor(Math.random() * 500);
-  const child = spawn(process.execPath, [CLI, 'up'], {
-    env: { ...process.env, WEIR_DATA_DIR: dataDir, WEIR_SERVER_PORT: String(port), WEIR_SERVER_HOST: '127.0.0.1', WEIR_LOGGING_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  await new Promise<void>((res, rej) => {
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      if (/running on/.test(out) && (/admin token/.test(out) || /sources list/.test(out))) res();
-    });
-    child.once('exit', (c) => rej(new Error(`weir up exited ${c}: ${out}`)));
-  });
-  const writeKey = /write key:\s+(\S+)/.exec(out)?.[1] ?? '';
-  const token = readFileSync(join(dataDir, 'cli-token'), 'utf8').trim();
-  return { child, url: `http://127.0.0.1:${port}`, writeKey, token };
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (child.exitCode !== null) return r();
-    child.once('exit', () => r());
-    child.kill('SIGTERM');
-  });
-}
+const rec = startBench('freshness');
+const progress = rec.progress;
 
 function batch(probeId: string, seq: number): string {
   const events = Array.from({ length: PER_REQUEST }, (_, i) => ({
@@ -81,7 +44,7 @@ function batch(probeId: string, seq: number): string {
   return JSON.stringify({ batch: events });
 }
 
-async function query(w: Running, sql: string): Promise<unknown[][]> {
+async function query(w: RunningWeir, sql: string): Promise<unknown[][]> {
   const res = await fetch(`${w.url}/api/query`, {
     method: 'POST',
     headers: { authorization: `Bearer ${w.token}`, 'content-type': 'application/json' },
@@ -151,7 +114,7 @@ async function freshness(engineEnv: Record<string, string>, dir: string): Promis
     const lags = [...seen].map(([id, at]) => at - acked.get(id)!).sort((a, b) => a - b);
     return { p50: pct(lags, 50), p95: pct(lags, 95), max: lags[lags.length - 1] ?? NaN, probes: lags.length, rate: (acked.size * PER_REQUEST) / SECONDS };
   } finally {
-    await stop(w.child);
+    await stopWeir(w.child);
   }
 }
 
@@ -170,7 +133,7 @@ async function loaderThroughput(engineEnv: Record<string, string>, dir: string):
       ),
     );
   }
-  await stop(ingest.child);
+  await stopWeir(ingest.child);
   const w = await startWeir(dataDir, engineEnv);
   // From the moment the loader runs: start-up is not loading.
   const started = performance.now();
@@ -187,7 +150,7 @@ async function loaderThroughput(engineEnv: Record<string, string>, dir: string):
     }
     return BACKLOG / ((performance.now() - started) / 1000);
   } finally {
-    await stop(w.child);
+    await stopWeir(w.child);
   }
 }
 
@@ -225,8 +188,9 @@ async function resetSchema(name: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
+  const machine = describeMachine(rec.report.machine);
   progress(`machine: ${machine}`);
+  rec.note(`${RATE} events/s offered for ${SECONDS} s (${RATE / PER_REQUEST} requests/s × ${PER_REQUEST} events), open loop; freshness polled every 50 ms; backlog of ${BACKLOG} events for the loader.`);
   const lines = [
     `### bench:freshness — ${new Date().toISOString().slice(0, 10)}`,
     '',
@@ -239,6 +203,7 @@ async function main(): Promise<void> {
     if (!(await serverAnswers(name))) {
       progress(`${name}: server unreachable, skipped`);
       lines.push(`| ${name} | skipped: server unreachable | | | | | |`);
+      rec.note(`${name}: not run, its server is unreachable.`);
       continue;
     }
     const env: Record<string, string> = { WEIR_WAREHOUSE_ENGINE: name };
@@ -253,6 +218,11 @@ async function main(): Promise<void> {
       progress(`${name}: loader throughput over a backlog of ${BACKLOG} events`);
       const t = await loaderThroughput(env, dir);
       progress(`${name}: p50 ${f.p50.toFixed(0)} ms, p95 ${f.p95.toFixed(0)} ms; loader ${t.toFixed(0)} events/s`);
+      rec.figure({ label: `${name}: acknowledged events/s (of ${RATE} offered)`, value: f.rate, unit: 'events/s' });
+      rec.figure({ label: `${name}: ingest-to-queryable p50`, value: f.p50, unit: 'ms' });
+      rec.figure({ label: `${name}: ingest-to-queryable p95`, value: f.p95, unit: 'ms', ...atMost(f.p95, 2000, 'ms') });
+      rec.figure({ label: `${name}: ingest-to-queryable max (${f.probes} probes)`, value: f.max, unit: 'ms' });
+      rec.figure({ label: `${name}: loader drains a backlog at`, value: t, unit: 'events/s' });
       lines.push(`| ${name} | ${RATE} → ${f.rate.toFixed(0)} | ${f.p50.toFixed(0)} ms | ${f.p95.toFixed(0)} ms | ${f.max.toFixed(0)} ms | ${f.probes} | ${t.toFixed(0)} events/s |`);
     } finally {
       await resetSchema(name).catch(() => {});
@@ -261,6 +231,7 @@ async function main(): Promise<void> {
   }
   lines.push('', 'Target: freshness p95 ≤ 2 s.');
   process.stdout.write(`${lines.join('\n')}\n`);
+  rec.finish();
 }
 
 main().catch((err) => {

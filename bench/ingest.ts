@@ -2,27 +2,35 @@
  * `npm run bench:ingest`: durable ingest throughput and ack latency of `weir up`, against nginx
  * answering 204 on the same machine as the HTTP ceiling.
  *
- * Load: wrk posting /v1/batch with 20 events of about 300 bytes each, every event with a fresh
- * messageId. Phases:
- *   1. saturation: as many requests as wrk can push over 128 connections;
- *   2. half rate: the same at about half of the saturated rate (a closed loop with exponentially
+ * Load: wrk, either posting /v1/batch with 20 events of about 550 bytes each or /v1/track with one
+ * such event per request, every event with a fresh messageId. Phases:
+ *   1. batched, saturation: as many requests as wrk can push over BENCH_CONNECTIONS connections;
+ *   2. batched, half rate: about half of the saturated rate (a closed loop with exponentially
  *      distributed think time per connection), for the p99 ack latency target;
- *   3. nginx: the saturation load against `return 204`, the ceiling of HTTP on this machine.
- * Afterwards every acknowledged event is counted in the log (`weir log verify`).
+ *   3. one event per request, saturation;
+ *   4. one core: the server pinned to core 0 (`taskset -c 0`, one collector worker) and wrk to
+ *      core 1, batched and one event per request, against the Raspberry Pi figure of 1M events a
+ *      minute (16.7k events/s);
+ *   5. nginx `return 204` (one worker per core, access_log off) under the same two loads: the
+ *      ceiling of HTTP on this machine. Without nginx (`apt-get install nginx-light`) the ratio is
+ *      omitted and the report says so.
+ * Afterwards every acknowledged event of phases 1–3 is counted in the log (`weir log verify`).
  *
  * Env: BENCH_SECONDS (default 15), BENCH_CONNECTIONS (128), BENCH_WORKERS (0 = one per core),
  * BENCH_WAREHOUSE (none: the collector alone; duckdb: `weir up` loading DuckDB at the same time).
+ * `--json <file>` writes the figures (bench/report.ts).
  *
  * Why 128 connections: each connection has one request in flight, and an acknowledgement waits
  * for a group-commit fdatasync, so a collector is saturated only when enough requests are in
  * flight to keep its cores busy during the syncs (with 64, each worker idles about a fifth of the
  * time). A collector behind a load balancer serving many clients sees far more than 128.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, totalmem, tmpdir, release } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { atLeast, atMost, renderBlock, startBench } from './report.js';
+import { CLI, EVENTS_PER_REQUEST, startWeir as startLoadedWeir, eventsPerRequest, runWrk, stopped, wrkScript, type Shape, type WrkResult } from './ingest-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 128);
@@ -30,140 +38,34 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
 // The collector alone by default; BENCH_WAREHOUSE=duckdb measures the all-in-one box with the
 // loader sharing the same cores.
 const WAREHOUSE = process.env.BENCH_WAREHOUSE ?? 'none';
-const EVENTS_PER_REQUEST = 20;
-const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../src/cli/main.js');
+/** 1M events a minute: what Weir must take on a Raspberry Pi-sized box (one core). */
+const PI_EVENTS_PER_SECOND = 1_000_000 / 60;
 
-function progress(line: string): void {
-  process.stderr.write(`[bench:ingest] ${line}\n`);
+const rec = startBench('ingest');
+const progress = rec.progress;
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-function need(cmd: string, pkg: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
-    process.stderr.write(`bench:ingest needs ${cmd}: apt-get install ${pkg}\n`);
-    process.exit(2);
-  }
-}
-
-/** Real browsers' user agents, a few distinct ones as on a real site. */
-const UAS = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
-  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
-  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
-];
-
-/** A wrk script that posts a batch of 20 events with unique messageIds per request. */
-function wrkScript(writeKey: string, delayMs: number): string {
-  const auth = Buffer.from(`${writeKey}:`).toString('base64');
-  // ~550 bytes per event, like a web track call from analytics.js: a user agent, a page url with
-  // UTM parameters and a search referrer, so every enrichment step has work to do.
-  // Timestamps differ per event, as they do from a real SDK, so no per-batch caching flatters us.
-  const event = (id: string, i: number) =>
-    `{"type":"track","event":"Product Viewed","userId":"user-4711","messageId":"' .. ${id} .. '",` +
-    `"timestamp":"2026-11-22T10:00:${String(i).padStart(2, '0')}.${String((i * 37) % 1000).padStart(3, '0')}Z","properties":{"product_id":"sku-123456","name":"Trail shoe","price":89.9,"currency":"EUR","category":"shoes"},` +
-    `"context":{"library":{"name":"bench","version":"1.0.0"},"ip":"203.0.113.${i}","userAgent":"${UAS[i % UAS.length]}",` +
-    `"page":{"path":"/products/sku-123456","url":"https://shop.example.com/products/sku-123456?utm_source=google&utm_medium=cpc&utm_campaign=spring","referrer":"https://www.google.com/"},"locale":"en-GB"}}`;
-  const parts: string[] = [];
-  for (let i = 0; i < EVENTS_PER_REQUEST; i++) parts.push(`'${event(`prefix .. n .. "-${i}"`, i)}'`);
-  return `
-local counter = 0
-local prefix
-local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Basic ${auth}" }
-function setup(thread)
-  counter = counter + 1
-  thread:set("tid", counter)
-end
-function init(args)
-  prefix = "t" .. tid .. "-" .. math.random(1, 1000000000) .. "-"
-  n = 0
-end
-function request()
-  n = n + 1
-  local body = '{"sentAt":"2026-11-22T10:00:01.000Z","batch":[' .. ${parts.join(" .. ',' .. ")} .. ']}'
-  return wrk.format("POST", "/v1/batch", headers, body)
-end
-${
-    // Exponential think times make arrivals Poisson-like; a fixed delay keeps every connection in
-    // lockstep, so requests would arrive in bursts of all connections at once.
-    delayMs > 0 ? `function delay() return math.floor(-${delayMs} * math.log(1 - math.random())) end` : ''
-  }
-`;
-}
-
-interface WrkResult {
-  requestsPerSec: number;
-  meanMs: number;
-  requests: number;
-  p50ms: number;
-  p99ms: number;
-  non2xx: number;
-  errors: string;
-}
-
-function parseLatency(text: string, pct: string): number {
-  const m = new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(text);
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-}
-
-function runWrk(url: string, script: string, dir: string, seconds: number, connections: number): WrkResult {
-  const file = join(dir, `wrk-${Date.now()}.lua`);
-  writeFileSync(file, script);
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', file, url], {
-    encoding: 'utf8',
-    maxBuffer: 10 * 1024 * 1024,
-  });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? '';
-  const mean = /Latency\s+([\d.]+)(us|ms|s)/.exec(out);
-  const meanMs = mean ? Number(mean[1]) * (mean[2] === 'us' ? 0.001 : mean[2] === 's' ? 1000 : 1) : NaN;
-  return { requestsPerSec: rps, meanMs, requests, p50ms: parseLatency(out, '50'), p99ms: parseLatency(out, '99'), non2xx, errors };
-}
-
-async function startWeir(dataDir: string, port: number): Promise<{ child: ChildProcess; writeKey: string }> {
-  const child = spawn(process.execPath, [CLI, 'up'], {
-    env: {
-      ...process.env,
-      WEIR_DATA_DIR: dataDir,
-      WEIR_SERVER_PORT: String(port),
-      WEIR_SERVER_HOST: '127.0.0.1',
-      WEIR_SERVER_WORKERS: String(WORKERS),
-      WEIR_LOGGING_LEVEL: 'warn',
-      WEIR_WAREHOUSE_ENGINE: WAREHOUSE,
-      // The collector alone means no sink at all: the lake writer is off too.
-      WEIR_LAKE_ENABLED: WAREHOUSE === 'none' ? 'false' : 'true',
-      WEIR_SERVER_KEEP_CLIENT_IP: 'true',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  const writeKey = await new Promise<string>((res, rej) => {
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      const key = /write key:\s+(\S+)/.exec(out)?.[1];
-      if (key && /admin token/.test(out)) res(key);
-    });
-    child.once('exit', (c) => rej(new Error(`weir up exited ${c}: ${out}`)));
-  });
-  return { child, writeKey };
+/** Starts `weir up`; with `cpu`, pinned to that core with one collector worker. */
+function startWeir(dataDir: string, port: number, cpu?: number): Promise<{ child: ChildProcess; writeKey: string }> {
+  return startLoadedWeir({ dataDir, port, workers: cpu === undefined ? WORKERS : 1, warehouse: WAREHOUSE, cpu });
 }
 
 function startNginx(dir: string, port: number): ChildProcess {
-  mkdirSync(join(dir, 'nginx', 'logs'), { recursive: true });
-  const conf = join(dir, 'nginx', 'nginx.conf');
+  const prefix = join(dir, 'nginx');
+  mkdirSync(join(prefix, 'logs'), { recursive: true });
+  const conf = join(prefix, 'nginx.conf');
   writeFileSync(
     conf,
     `worker_processes ${cpus().length};
-pid ${join(dir, 'nginx', 'nginx.pid')};
-error_log ${join(dir, 'nginx', 'logs', 'error.log')} warn;
+pid ${join(prefix, 'nginx.pid')};
+error_log ${join(prefix, 'logs', 'error.log')} warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${join(dir, 'nginx')};
+  client_body_temp_path ${prefix};
   server {
     listen 127.0.0.1:${port} reuseport;
     keepalive_requests 1000000;
@@ -172,7 +74,8 @@ http {
 }
 `,
   );
-  return spawn('nginx', ['-c', conf, '-p', join(dir, 'nginx'), '-g', 'daemon off;'], { stdio: 'inherit' });
+  // -e: the error log before the config is read (the default path may not be writable).
+  return spawn('nginx', ['-c', conf, '-p', prefix, '-e', join(prefix, 'logs', 'error.log'), '-g', 'daemon off;'], { stdio: 'inherit' });
 }
 
 async function waitHttp(url: string): Promise<void> {
@@ -187,84 +90,130 @@ async function waitHttp(url: string): Promise<void> {
   throw new Error(`${url} did not answer`);
 }
 
-function stopped(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  return new Promise((res) => {
-    if (child.exitCode !== null) return res(child.exitCode);
-    child.once('exit', (c) => res(c));
-    child.kill(signal);
+/** Records one wrk run as figures: events/s (or requests/s), and ack p50/p99. */
+function recordRun(label: string, run: WrkResult, shape: Shape, extra: { eventsTarget?: number; p99Target?: number } = {}): number {
+  const eps = run.requestsPerSec * eventsPerRequest(shape);
+  progress(`  ${label}: ${eps.toFixed(0)} events/s, p50 ${run.p50ms} ms, p99 ${run.p99ms} ms, non-2xx ${run.non2xx}${run.errors ? `, socket errors ${run.errors}` : ''}`);
+  rec.figure({ label: `${label}: events/s`, value: eps, unit: 'events/s', ...(extra.eventsTarget ? atLeast(eps, extra.eventsTarget, 'events/s') : {}) });
+  if (shape === 'batched') rec.figure({ label: `${label}: requests/s`, value: run.requestsPerSec, unit: 'requests/s' });
+  rec.figure({ label: `${label}: ack p50`, value: run.p50ms, unit: 'ms' });
+  rec.figure({ label: `${label}: ack p99`, value: run.p99ms, unit: 'ms', ...(extra.p99Target ? atMost(run.p99ms, extra.p99Target, 'ms') : {}) });
+  if (run.non2xx > 0) rec.note(`${label}: ${run.non2xx} answers were not 2xx.`);
+  return eps;
+}
+
+async function allCores(dir: string, port: number): Promise<{ batched: WrkResult; single: WrkResult; writeKey: string }> {
+  progress('starting weir up');
+  const weir = await startWeir(join(dir, 'data'), port);
+  const url = `http://127.0.0.1:${port}`;
+  progress('warm-up 3 s');
+  runWrk(url, wrkScript(weir.writeKey, 'batched', 0), dir, 3, CONNECTIONS);
+
+  progress(`batched, saturation: ${SECONDS} s, ${CONNECTIONS} connections`);
+  const sat = runWrk(url, wrkScript(weir.writeKey, 'batched', 0), dir, SECONDS, CONNECTIONS);
+  recordRun('batched, saturation', sat, 'batched', { eventsTarget: 100_000 });
+
+  // A closed loop obeys rate = connections / (mean think time + mean latency). Latency depends
+  // on the rate, so probe briefly and correct the think time until the rate is close to half.
+  const targetRps = sat.requestsPerSec / 2;
+  let delay = Math.round((CONNECTIONS / targetRps) * 1000);
+  for (let probe = 0; probe < 3; probe++) {
+    const p = runWrk(url, wrkScript(weir.writeKey, 'batched', delay), dir, 3, CONNECTIONS);
+    progress(`  probe: think time ${delay} ms → ${(p.requestsPerSec * EVENTS_PER_REQUEST).toFixed(0)} events/s`);
+    if (Math.abs(p.requestsPerSec / targetRps - 1) < 0.05) break;
+    delay = Math.max(1, Math.round((CONNECTIONS / targetRps) * 1000 - p.meanMs));
+  }
+  progress(`batched, half rate: target ${(targetRps * EVENTS_PER_REQUEST).toFixed(0)} events/s (mean think time ${delay} ms per connection)`);
+  const half = runWrk(url, wrkScript(weir.writeKey, 'batched', delay), dir, SECONDS, CONNECTIONS);
+  recordRun('batched, half rate', half, 'batched', { p99Target: 20 });
+
+  progress(`one event per request, saturation: ${SECONDS} s`);
+  const single = runWrk(url, wrkScript(weir.writeKey, 'single', 0), dir, SECONDS, CONNECTIONS);
+  recordRun('one event per request, saturation', single, 'single');
+
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const accepted = Number(/weir_ingest_events_total\{outcome="accepted"\} (\d+)/.exec(metrics)?.[1] ?? NaN);
+  const exit = await stopped(weir.child);
+  progress(`weir drained with exit code ${exit}; verifying the log`);
+  const verify = spawnSync(process.execPath, [CLI, 'log', 'verify', '--json'], {
+    env: { ...process.env, WEIR_DATA_DIR: join(dir, 'data') },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
   });
+  const report = JSON.parse(verify.stdout) as { ok: boolean; events: { partitions: Array<{ records: number }> } };
+  const inLog = report.events.partitions.reduce((n, p) => n + p.records, 0);
+  // Accepted but missing from the log would be lost events; more in the log, invented ones.
+  rec.figure({ label: 'records in the log − events acknowledged (all runs above)', value: inLog - accepted, unit: 'events', target: '= 0', met: inLog === accepted && report.ok });
+  rec.note(`Events acknowledged: ${accepted}; records in the log after the drain: ${inLog}; \`weir log verify\`: ${report.ok ? 'ok' : 'PROBLEMS'}.`);
+  return { batched: sat, single, writeKey: weir.writeKey };
+}
+
+async function oneCore(dir: string, port: number): Promise<void> {
+  if (cpus().length < 2) {
+    rec.note('One core: not run, the machine has a single core (the load generator needs the other).');
+    return;
+  }
+  progress('one core: weir up pinned to core 0 (one collector worker), wrk to core 1');
+  const weir = await startWeir(join(dir, 'data-one-core'), port, 0);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    runWrk(url, wrkScript(weir.writeKey, 'batched', 0), dir, 2, CONNECTIONS, 1);
+    const batched = runWrk(url, wrkScript(weir.writeKey, 'batched', 0), dir, SECONDS, CONNECTIONS, 1);
+    recordRun('one core, batched', batched, 'batched', { eventsTarget: PI_EVENTS_PER_SECOND });
+    const single = runWrk(url, wrkScript(weir.writeKey, 'single', 0), dir, SECONDS, CONNECTIONS, 1);
+    recordRun('one core, one event per request', single, 'single');
+  } finally {
+    await stopped(weir.child);
+  }
+}
+
+async function nginxCeiling(dir: string, port: number, weir: { batched: WrkResult; single: WrkResult; writeKey: string }): Promise<void> {
+  if (!has('nginx')) {
+    rec.note('nginx is not installed: the ratio to its 204 ceiling is omitted (Debian: `apt-get install nginx-light`).');
+    return;
+  }
+  progress(`nginx ceiling: return 204, ${cpus().length} workers`);
+  const nginx = startNginx(dir, port);
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitHttp(`${url}/`);
+    for (const shape of ['batched', 'single'] as const) {
+      const ceiling = runWrk(url, wrkScript(weir.writeKey, shape, 0), dir, SECONDS, CONNECTIONS);
+      const name = shape === 'batched' ? 'batched' : 'one event per request';
+      progress(`  nginx, ${name}: ${ceiling.requestsPerSec.toFixed(0)} requests/s, p99 ${ceiling.p99ms} ms`);
+      rec.figure({ label: `nginx \`return 204\`, ${name} load: requests/s`, value: ceiling.requestsPerSec, unit: 'requests/s' });
+      rec.figure({ label: `nginx \`return 204\`, ${name} load: p99`, value: ceiling.p99ms, unit: 'ms' });
+      rec.figure({ label: `weir ÷ nginx requests/s, ${name}`, value: (weir[shape].requestsPerSec / ceiling.requestsPerSec) * 100, unit: '%' });
+    }
+  } finally {
+    await stopped(nginx, 'SIGQUIT');
+  }
 }
 
 async function main(): Promise<void> {
-  need('wrk', 'wrk');
-  need('nginx', 'nginx-light');
+  if (!has('wrk')) {
+    process.stderr.write('bench:ingest needs wrk (the load generator): apt-get install wrk\n');
+    process.exit(2);
+  }
+  if (!has('taskset')) {
+    process.stderr.write('bench:ingest needs taskset: apt-get install util-linux\n');
+    process.exit(2);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'weir-bench-'));
   const port = 18080;
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
-  progress(`machine: ${machine}`);
+  rec.note(
+    `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; batched: /v1/batch with ${EVENTS_PER_REQUEST} events of ~550 bytes; one event: /v1/track. ` +
+      `weir up with ${WORKERS || cpus().length} collector workers (one core: 1) and warehouse.engine=${WAREHOUSE}; every 200 after fdatasync. ` +
+      'The load generator shares the machine: on all cores it competes with the server for CPU.',
+  );
   try {
-    progress('starting weir up');
-    const weir = await startWeir(join(dir, 'data'), port);
-    const url = `http://127.0.0.1:${port}`;
-    progress(`warm-up 3 s`);
-    runWrk(url, wrkScript(weir.writeKey, 0), dir, 3, CONNECTIONS);
-
-    progress(`saturation: ${SECONDS} s, ${CONNECTIONS} connections`);
-    const sat = runWrk(url, wrkScript(weir.writeKey, 0), dir, SECONDS, CONNECTIONS);
-    progress(`  ${(sat.requestsPerSec * EVENTS_PER_REQUEST).toFixed(0)} events/s, p50 ${sat.p50ms} ms, p99 ${sat.p99ms} ms`);
-
-    // A closed loop obeys rate = connections / (mean think time + mean latency). Latency depends
-    // on the rate, so probe briefly and correct the think time until the rate is close to half.
-    const targetRps = sat.requestsPerSec / 2;
-    let delay = Math.round((CONNECTIONS / targetRps) * 1000);
-    for (let probe = 0; probe < 3; probe++) {
-      const p = runWrk(url, wrkScript(weir.writeKey, delay), dir, 3, CONNECTIONS);
-      progress(`  probe: think time ${delay} ms → ${(p.requestsPerSec * EVENTS_PER_REQUEST).toFixed(0)} events/s`);
-      if (Math.abs(p.requestsPerSec / targetRps - 1) < 0.05) break;
-      delay = Math.max(1, Math.round((CONNECTIONS / targetRps) * 1000 - p.meanMs));
-    }
-    progress(`half rate: target ${(targetRps * EVENTS_PER_REQUEST).toFixed(0)} events/s (mean think time ${delay} ms per connection)`);
-    const half = runWrk(url, wrkScript(weir.writeKey, delay), dir, SECONDS, CONNECTIONS);
-    progress(`  ${(half.requestsPerSec * EVENTS_PER_REQUEST).toFixed(0)} events/s, p50 ${half.p50ms} ms, p99 ${half.p99ms} ms`);
-
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    const accepted = Number(/weir_ingest_events_total\{outcome="accepted"\} (\d+)/.exec(metrics)?.[1] ?? NaN);
-    const exit = await stopped(weir.child);
-    progress(`weir drained with exit code ${exit}; verifying the log`);
-    const verify = spawnSync(process.execPath, [CLI, 'log', 'verify', '--json'], {
-      env: { ...process.env, WEIR_DATA_DIR: join(dir, 'data') },
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    const report = JSON.parse(verify.stdout) as { ok: boolean; events: { partitions: Array<{ records: number }> } };
-    const inLog = report.events.partitions.reduce((n, p) => n + p.records, 0);
-
-    progress('nginx ceiling');
-    const nginx = startNginx(dir, port + 1);
-    await waitHttp(`http://127.0.0.1:${port + 1}/`);
-    const ceiling = runWrk(`http://127.0.0.1:${port + 1}`, wrkScript(weir.writeKey, 0), dir, SECONDS, CONNECTIONS);
-    await stopped(nginx, 'SIGQUIT');
-
-    const eps = sat.requestsPerSec * EVENTS_PER_REQUEST;
-    const lines = [
-      `### bench:ingest — ${new Date().toISOString().slice(0, 10)}`,
-      '',
-      `Machine: ${machine}. wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, /v1/batch with ${EVENTS_PER_REQUEST} events of ~300 bytes, weir up with ${WORKERS || cpus().length} collector workers and warehouse.engine=${WAREHOUSE}, every 200 after fdatasync.`,
-      '',
-      '| run | requests/s | events/s | ack p50 | ack p99 | non-2xx |',
-      '|---|---|---|---|---|---|',
-      `| weir, saturation | ${sat.requestsPerSec.toFixed(0)} | ${eps.toFixed(0)} | ${sat.p50ms} ms | ${sat.p99ms} ms | ${sat.non2xx} |`,
-      `| weir, half rate | ${half.requestsPerSec.toFixed(0)} | ${(half.requestsPerSec * EVENTS_PER_REQUEST).toFixed(0)} | ${half.p50ms} ms | ${half.p99ms} ms | ${half.non2xx} |`,
-      `| nginx \`return 204\` (ceiling) | ${ceiling.requestsPerSec.toFixed(0)} | — | ${ceiling.p50ms} ms | ${ceiling.p99ms} ms | — |`,
-      '',
-      `Weir reaches ${((sat.requestsPerSec / ceiling.requestsPerSec) * 100).toFixed(0)} % of the nginx request rate. ` +
-        `Accepted events counted by the server: ${accepted}; records in the log after the drain: ${inLog}; log verify: ${report.ok ? 'ok' : 'PROBLEMS'}.`,
-      `Targets: ≥ 100,000 durable events/s (${eps >= 100_000 ? 'met' : 'NOT met'}); p99 ack ≤ 20 ms at half rate (${half.p99ms <= 20 ? 'met' : 'NOT met'}).`,
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    const weir = await allCores(dir, port);
+    await oneCore(dir, port);
+    await nginxCeiling(dir, port + 1, weir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  process.stdout.write(`${renderBlock(rec.finish())}\n`);
 }
 
 main().catch((err) => {

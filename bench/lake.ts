@@ -16,7 +16,7 @@
  * Env: BENCH_WRITE_EVENTS (1000000), BENCH_DAY_EVENTS (10000000), BENCH_QUERY_RUNS (5).
  */
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { openBlobStore } from '../src/blob/open-blob-store.js';
@@ -26,15 +26,15 @@ import { queryLake } from '../src/lake/lake-reader.js';
 import { runLakeWriter } from '../src/lake/lake-writer.js';
 import { createLogger } from '../src/observability/logger.js';
 import { openSqliteStateStore } from '../src/state/sqlite/index.js';
+import { describeMachine, startBench } from './report.js';
 
 const WRITE_EVENTS = Number(process.env.BENCH_WRITE_EVENTS ?? 1_000_000);
 const DAY_EVENTS = Number(process.env.BENCH_DAY_EVENTS ?? 10_000_000);
 const RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 5);
 const DAY = '2026-11-21';
 
-function progress(line: string): void {
-  process.stderr.write(`[bench:lake] ${line}\n`);
-}
+const rec = startBench('lake');
+const progress = rec.progress;
 
 function event(i: number): Record<string, unknown> {
   const ts = new Date(Date.UTC(2026, 10, 21, 0, 0, 0) + (i % 86_400) * 1000).toISOString();
@@ -164,7 +164,7 @@ async function queryDay(dir: string): Promise<{ lakeMs: number; warehouseMs: num
 }
 
 async function main(): Promise<void> {
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
+  const machine = describeMachine(rec.report.machine);
   progress(`machine: ${machine}`);
   const dir = mkdtempSync(join(tmpdir(), 'weir-bench-lake-'));
   try {
@@ -183,6 +183,11 @@ async function main(): Promise<void> {
       `| same query from the DuckDB warehouse | ${q.warehouseMs.toFixed(0)} ms median of ${RUNS} |`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    rec.figure({ label: `lake write (log → Parquet, local lake, ${w.events} events)`, value: w.events / w.seconds, unit: 'events/s' });
+    rec.figure({ label: `fixed query over one day of ${DAY_EVENTS} events, from the lake (median of ${RUNS})`, value: q.lakeMs, unit: 'ms' });
+    rec.figure({ label: `the same query from the DuckDB warehouse (median of ${RUNS})`, value: q.warehouseMs, unit: 'ms' });
+    rec.note(`Lake write: ${w.files} files, ${(w.bytes / w.events).toFixed(1)} bytes/event. Query lake: ${q.lakeFiles} files, ${(q.lakeBytes / 2 ** 20).toFixed(0)} MiB.`);
+    rec.finish();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

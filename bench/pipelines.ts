@@ -20,10 +20,13 @@
  * parallelism, at least 2, and 8), make and Weir alike.
  * Env: BENCH_TASKS (1000), BENCH_LAYERS (25), BENCH_JOBS (e.g. "2,8"), BENCH_ROUNDS (3: the best
  * round is reported), BENCH_STORES (sqlite,postgres).
+ * `--json <file>` also writes the figures as `{ name, machine, date, figures: [{ label, value,
+ * unit, target?, met? }] }` (what `npm run bench` collects).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, release, tmpdir, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createLogger } from '../src/observability/logger.js';
@@ -35,6 +38,7 @@ import { openPostgresPipelineStore, openSqlitePipelineStore } from '../src/pipel
 import type { PipelineStore } from '../src/pipelines/store/pipeline-store.js';
 import { openDuckDbWarehouse } from '../src/warehouse/duckdb/index.js';
 import { layeredDag } from '../test/helpers/layered-dag.js';
+import { atMost, startBench } from './report.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
 const LAYERS = Number(process.env.BENCH_LAYERS ?? 25);
@@ -43,6 +47,7 @@ let JOBS = JOB_LIST[0]!;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const rec = startBench('pipelines');
 
 function progress(line: string): void {
   process.stderr.write(`[bench:pipelines] ${line}\n`);
@@ -106,7 +111,7 @@ async function timeWeir(store: PipelineStore, dir: string, warehouse: Awaited<Re
   if (project.problems.length > 0) throw new Error(project.problems[0]!.message);
   const runId = await store.createRun(planRun(project, { kind: 'manual', models: project.order, partitions: () => [WHOLE], params: {}, stopOnFailure: false }));
   const createMs = performance.now() - started;
-  const worker = startPipelineWorker({ store, warehouse, dir, logger: createLogger('warn'), signal: new AbortController().signal, runIds: [runId], concurrency: JOBS, pollMs: 50 });
+  const worker = startPipelineWorker({ store, warehouse, dir, logger: createLogger('warn'), signal: new AbortController().signal, runIds: [runId], concurrency: JOBS, pollMs: 50, project });
   await worker.done;
   const ms = performance.now() - started;
   const run = await store.getRun(runId);
@@ -136,10 +141,25 @@ async function timeStoreOnly(store: PipelineStore, dir: string): Promise<number>
   return performance.now() - started;
 }
 
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const perTask = (ms: number) => `${(ms / TASKS).toFixed(2)} ms`;
+
+/** Targets of the issue: overhead per task, and the ratio to make starting a process per recipe. */
+const TARGET_MS_PER_TASK = 10;
+const TARGET_VS_MAKE = 2;
+
+interface Figure {
+  label: string;
+  value: number;
+  unit: string;
+  target?: number;
+  met?: boolean;
+}
 
 
 async function main(): Promise<void> {
+  const { values: args } = parseArgs({ options: { json: { type: 'string' } } });
+  const figures: Figure[] = [];
   const scratch = mkdtempSync(join(tmpdir(), 'weir-bench-pipelines-'));
   const steps = join(scratch, 'pipelines');
   const deps = layeredDag(TASKS, LAYERS, 7);
@@ -157,7 +177,13 @@ async function main(): Promise<void> {
       JOBS = jobs;
       const makeTrue = best(Array.from({ length: ROUNDS }, () => timeMake(join(scratch, 'Makefile.true'))));
       const makeColon = best(Array.from({ length: ROUNDS }, () => timeMake(join(scratch, 'Makefile.colon'))));
-      const row = (name: string, ms: number, note = '') => rows.push(`| ${jobs} | ${name} | ${ms.toFixed(0)} ms | ${perTask(ms)} | ${(ms / makeTrue).toFixed(2)}× | ${note} |`);
+      const row = (name: string, ms: number, note = '') => {
+        rows.push(`| ${jobs} | ${name} | ${ms.toFixed(0)} ms | ${perTask(ms)} | ${(ms / makeTrue).toFixed(2)}× | ${note} |`);
+        // Targets: ≤ 10 ms a task and within 2× of make, for Weir's full runs.
+        const weir = name.startsWith('weir');
+        rec.figure({ label: `${jobs} at a time, ${name}: per task`, value: ms / TASKS, unit: 'ms', ...(weir ? atMost(ms / TASKS, 10, 'ms') : {}) });
+        if (weir) rec.figure({ label: `${jobs} at a time, ${name}: vs make \`@true\``, value: ms / makeTrue, unit: '×', ...atMost(ms / makeTrue, 2, '×') });
+      };
       for (const kind of STORES) {
         const weir: number[] = [];
         const create: number[] = [];
@@ -178,12 +204,24 @@ async function main(): Promise<void> {
         if (weir.length === 0) continue;
         row(`weir, shell steps \`:\`, ${kind} metadata`, best(weir), `load + plan + create run: ${best(create).toFixed(0)} ms`);
         row(`store only (claim + record, no process), ${kind}`, best(storeOnly));
+        const ms = best(weir) / TASKS;
+        const ratio = best(weir) / makeTrue;
+        figures.push(
+          { label: `weir per task, ${kind}, ${jobs} at a time`, value: round3(ms), unit: 'ms', target: TARGET_MS_PER_TASK, met: ms <= TARGET_MS_PER_TASK },
+          { label: `weir vs make -j (process per recipe), ${kind}, ${jobs} at a time`, value: round3(ratio), unit: '×', target: TARGET_VS_MAKE, met: ratio <= TARGET_VS_MAKE },
+          { label: `store only per task, ${kind}, ${jobs} at a time`, value: round3(best(storeOnly) / TASKS), unit: 'ms' },
+        );
       }
+      figures.push({ label: `make per task (process per recipe), ${jobs} at a time`, value: round3(makeTrue / TASKS), unit: 'ms' });
       row('make, recipes `@true` (a process per task)', makeTrue);
       row('make, recipes `@:` (no process)', makeColon);
     }
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}, load ${loadavg()[0]!.toFixed(1)}`;
+    if (args.json !== undefined) {
+      writeFileSync(args.json, `${JSON.stringify({ name: 'pipelines', machine, date: new Date().toISOString(), figures }, null, 2)}\n`);
+    }
     const lines = [
-      `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`,
+      `Machine: ${machine}`,
       `DAG: ${TASKS} tasks, ${edges} edges, ${LAYERS} layers (seed 7); best of ${ROUNDS} rounds`,
       '',
       '| at a time | runner | wall | per task | vs make `@true` | note |',
@@ -191,6 +229,8 @@ async function main(): Promise<void> {
       ...rows,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    rec.note(`DAG: ${TASKS} tasks, ${edges} edges, ${LAYERS} layers (seed 7); best of ${ROUNDS} rounds; steps are no-op shell steps \`:\`.`);
+    rec.finish();
   } finally {
     await warehouse.close();
     rmSync(scratch, { recursive: true, force: true });

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WeirError } from '../errors/catalogue.js';
+import { canSee, requireRole, requireSource, visibleWorkspaces, type Role } from './auth.js';
+import { trackerSnippet } from '../tracker/serve.js';
 import type { Source, StateStore } from '../state/state-store.js';
 import { decodeJsonBody } from '../collector/body.js';
 import type { BlobStore } from '../blob/blob-store.js';
@@ -10,7 +12,9 @@ import { parseQueryRequest, type QueryRequest, type QueryResponse } from '../war
 import type { ReplayFailedOptions, ReplaySummary } from '../collector/replay-failed.js';
 import { USAGE_PERIODS, usageReport, type UsagePeriod } from '../usage/usage-report.js';
 
-function jsonBody(req: FastifyRequest, limit: number): unknown {
+/** The request's JSON body, decoded under the collector's media-type, gzip and UTF-8 rules. */
+
+export function jsonBody(req: FastifyRequest, limit: number): unknown {
   return decodeJsonBody((req.body as Buffer | undefined) ?? Buffer.alloc(0), {
     contentType: req.headers['content-type'],
     contentEncoding: req.headers['content-encoding'],
@@ -29,18 +33,19 @@ export interface AdminDeps {
   replayFailed?: (options: ReplayFailedOptions) => Promise<ReplaySummary>;
 }
 
-async function requireAdmin(state: StateStore, req: FastifyRequest): Promise<void> {
-  const header = req.headers.authorization;
-  if (header === undefined || !/^bearer /i.test(header)) throw new WeirError('WEIR_AUTH_MISSING_TOKEN');
-  // A write key is never a token: tokens and write keys live in different tables.
-  if (!(await state.verifyAdminToken(header.slice(7).trim()))) throw new WeirError('WEIR_AUTH_INVALID_TOKEN');
+/** A source as the API shows it, with the tracker snippet for this host (as the caller reached it). */
+function sourceView(req: FastifyRequest, s: Source) {
+  return {
+    id: s.id,
+    workspaceId: s.workspaceId,
+    name: s.name,
+    writeKey: s.writeKey,
+    createdAt: s.createdAt.toISOString(),
+    snippet: trackerSnippet({ host: `${req.protocol}://${req.host}`, writeKey: s.writeKey }),
+  };
 }
 
-function sourceView(s: Source) {
-  return { id: s.id, workspaceId: s.workspaceId, name: s.name, writeKey: s.writeKey, createdAt: s.createdAt.toISOString() };
-}
-
-function positiveInt(value: unknown, option: string, fallback: number, max = 10000): number {
+export function positiveInt(value: unknown, option: string, fallback: number, max = 10000): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) {
@@ -49,7 +54,7 @@ function positiveInt(value: unknown, option: string, fallback: number, max = 100
   return n;
 }
 
-function dateParam(value: unknown, name: string): Date | undefined {
+export function dateParam(value: unknown, name: string): Date | undefined {
   if (value === undefined) return undefined;
   const date = typeof value === 'string' ? new Date(value) : new Date(NaN);
   if (Number.isNaN(date.getTime())) {
@@ -64,18 +69,37 @@ function booleanParam(value: unknown, name: string): boolean {
   return value;
 }
 
-async function sourceIdParam(state: StateStore, value: unknown): Promise<string | undefined> {
+/** The id of an optional `source` parameter the caller may read (`min` role), or undefined when absent. */
+async function sourceIdParam(state: StateStore, req: FastifyRequest, value: unknown, min: Role = 'viewer'): Promise<string | undefined> {
   if (value === undefined) return undefined;
-  const source = typeof value === 'string' ? await state.getSource(value) : undefined;
-  if (!source) throw new WeirError('WEIR_SOURCE_NOT_FOUND', { source: String(value) });
-  return source.id;
+  return (await requireSource(state, req, typeof value === 'string' ? value : '', min)).id;
 }
+
+/** A workspace by id or name that the caller can see; a hidden one reads as missing. */
+async function visibleWorkspace(state: StateStore, req: FastifyRequest, idOrName: string) {
+  const workspace = (await state.listWorkspaces()).find((w) => (w.id === idOrName || w.name === idOrName) && canSee(req, w.id));
+  if (!workspace) throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `no workspace ${idOrName}` });
+  return workspace;
+}
+
+/** Ids of the sources a session may see, or undefined (no filter) for an admin token. */
+async function visibleSourceIds(state: StateStore, req: FastifyRequest): Promise<string[] | undefined> {
+  if (req.principal?.kind !== 'session') return undefined;
+  return (await state.listSources()).filter((s) => canSee(req, s.workspaceId)).map((s) => s.id);
+}
+
+/**
+ * Task ids carry their source, so that reading a task checks the caller's role in its workspace
+ * without the sinks process having to know about callers.
+ */
+const TASK_ID = /^(src_[A-Za-z0-9]+)\.([0-9a-f-]+)$/;
 
 /** Failed events one replay request examines unless it asks for another number. */
 const REPLAY_STEP = 10_000;
 
 /**
- * The management API, guarded by the admin token (`Authorization: Bearer <token>`).
+ * The management API, for an admin token (`Authorization: Bearer <token>`, everything) or a UI
+ * session (what its roles allow: reading needs viewer in the workspace, changes editor).
  *
  * @example
  * ```ts
@@ -84,19 +108,29 @@ const REPLAY_STEP = 10_000;
  */
 export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
   const { state } = deps;
-  app.addHook('onRequest', async (req) => requireAdmin(state, req));
+  // Every /api/ route is authenticated by the root hook `apiAuth` (src/api/auth.ts); each route
+  // checks the caller's role in the workspace it touches.
 
-  app.get('/api/sources', async () => ({ sources: (await state.listSources()).map(sourceView) }));
+  app.get('/api/workspaces', async (req) => ({ workspaces: await visibleWorkspaces(state, req.principal) }));
+
+  /** Sources the caller can see, of one workspace with `?workspace=<id or name>`. */
+  app.get('/api/sources', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const workspaceId = q.workspace === undefined ? undefined : (await visibleWorkspace(state, req, q.workspace)).id;
+    const sources = (await state.listSources(workspaceId)).filter((s) => canSee(req, s.workspaceId));
+    return { sources: sources.map((s) => sourceView(req, s)) };
+  });
 
   app.post('/api/sources', { bodyLimit: 16 * 1024 }, async (req, reply) => {
     const body = jsonBody(req, 16 * 1024) as { name?: unknown; workspaceId?: unknown };
     if (typeof body.name !== 'string' || !/^[\w.-]{1,64}$/.test(body.name)) {
       throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'name must be 1 to 64 letters, digits, _ . or -' });
     }
-    const workspaceId = typeof body.workspaceId === 'string' ? body.workspaceId : (await state.defaultWorkspace()).id;
+    const workspaceId = typeof body.workspaceId === 'string' ? (await visibleWorkspace(state, req, body.workspaceId)).id : (await state.defaultWorkspace()).id;
+    requireRole(req, workspaceId, 'editor');
     const source = await state.createSource({ workspaceId, name: body.name });
     reply.code(201);
-    return { source: sourceView(source) };
+    return { source: sourceView(req, source) };
   });
 
   /**
@@ -105,16 +139,11 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
    */
   app.post('/api/query', { bodyLimit: 128 * 1024 }, async (req) => {
     const request = parseQueryRequest(jsonBody(req, 128 * 1024));
+    await requireSource(state, req, request.source ?? 'default', 'viewer');
     if (!deps.query) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'this process serves no warehouse' });
     return deps.query(request);
   });
 
-  const sourceParam = async (value: unknown) => {
-    if (typeof value !== 'string' || value === '') throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'source is required' });
-    const source = await state.getSource(value);
-    if (!source) throw new WeirError('WEIR_SOURCE_NOT_FOUND', { source: value });
-    return source;
-  };
   const lake = () => {
     if (!deps.lake) throw new WeirError('WEIR_LAKE_DISABLED');
     return deps.lake;
@@ -123,7 +152,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   /** A source's lake objects: its event files and its uploads. `?source=web[&prefix=date=2026-11-22/]` */
   app.get('/api/lake', async (req) => {
     const q = req.query as Record<string, string | undefined>;
-    const source = await sourceParam(q.source);
+    const source = await requireSource(state, req, q.source, 'viewer');
     const within = q.prefix ?? '';
     const objects = [];
     for (const prefix of [sourcePrefix(source.id) + within, uploadPrefix(source.id) + within]) {
@@ -138,7 +167,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   /** Downloads one object of a source: `?source=web&key=source=src_…/date=…/hour=…/p0-….parquet`. */
   app.get('/api/lake/object', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
-    const source = await sourceParam(q.source);
+    const source = await requireSource(state, req, q.source, 'viewer');
     const key = q.key ?? '';
     if (!key.startsWith(sourcePrefix(source.id)) && !key.startsWith(uploadPrefix(source.id))) {
       throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `key must be one of source ${source.name}'s objects` });
@@ -155,7 +184,7 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
   app.post('/api/tasks', { bodyLimit: 16 * 1024 }, async (req, reply) => {
     const body = jsonBody(req, 16 * 1024) as Record<string, unknown>;
     if (!deps.tasks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'this process runs no sinks' });
-    const source = await sourceParam(body.source);
+    const source = await requireSource(state, req, body.source, 'editor');
     let task: SinksTask;
     if (body.kind === 'lake-replay') {
       if (typeof body.since !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(body.since)) {
@@ -171,23 +200,35 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `kind must be lake-replay or import, got ${JSON.stringify(body.kind)}` });
     }
     reply.code(202);
-    return { id: await deps.tasks.start(task) };
+    return { id: `${source.id}.${await deps.tasks.start(task)}` };
   });
 
   app.get('/api/tasks/:id', async (req) => {
     if (!deps.tasks) throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'none', detail: 'this process runs no sinks' });
-    return deps.tasks.get((req.params as { id: string }).id);
+    const id = (req.params as { id: string }).id;
+    const m = TASK_ID.exec(id);
+    if (!m) throw new WeirError('WEIR_TASK_NOT_FOUND', { id });
+    try {
+      await requireSource(state, req, m[1], 'viewer');
+    } catch (err) {
+      // A task of a source the caller cannot see reads as missing, like the source itself.
+      if (err instanceof WeirError && err.code === 'WEIR_SOURCE_NOT_FOUND') throw new WeirError('WEIR_TASK_NOT_FOUND', { id });
+      throw err;
+    }
+    return { ...(await deps.tasks.get(m[2]!)), id };
   });
 
   app.get('/api/failed-events', async (req) => {
     const q = req.query as Record<string, string | undefined>;
-    const events = await state.listFailedEvents({
-      sourceId: await sourceIdParam(state, q.source),
-      reason: q.reason,
+    const filter = {
+      sourceId: await sourceIdParam(state, req, q.source),
+      sourceIds: q.source === undefined ? await visibleSourceIds(state, req) : undefined,
       since: dateParam(q.since, 'since'),
-      limit: positiveInt(q.limit, 'limit', 100),
-    });
+    };
+    const events = await state.listFailedEvents({ ...filter, reason: q.reason, limit: positiveInt(q.limit, 'limit', 100) });
     return {
+      /** Failed events per reason under the same filter, the reason aside (for a reason picker). */
+      reasons: Object.fromEntries(await state.countFailedEvents(filter)),
       failedEvents: events.map((e) => ({
         ...e,
         receivedAt: e.receivedAt.toISOString(),
@@ -218,8 +259,12 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
       throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `afterId must be a whole number, got ${String(body.afterId)}` });
     }
     if (!deps.replayFailed) throw new WeirError('WEIR_INGEST_UNAVAILABLE', { detail: 'this process has no event log writer' });
+    // A session replays one source at a time: across sources it would need editor everywhere.
+    if (req.principal?.kind === 'session' && body.source === undefined) {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: 'source is required' });
+    }
     return deps.replayFailed({
-      sourceId: await sourceIdParam(state, body.source),
+      sourceId: await sourceIdParam(state, req, body.source, 'editor'),
       reason: body.reason as string | undefined,
       since: dateParam(body.since, 'since'),
       dryRun: booleanParam(body.dryRun, 'dryRun'),
@@ -240,20 +285,15 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminDeps): Promis
     if (!USAGE_PERIODS.includes(by)) {
       throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `by must be one of ${USAGE_PERIODS.join(', ')}, got ${q.by}` });
     }
-    let workspaceId: string | undefined;
-    if (q.workspace !== undefined) {
-      const workspace = (await state.listWorkspaces()).find((w) => w.id === q.workspace || w.name === q.workspace);
-      if (!workspace) throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `no workspace ${q.workspace}` });
-      workspaceId = workspace.id;
-    }
+    const workspaceId = q.workspace === undefined ? undefined : (await visibleWorkspace(state, req, q.workspace)).id;
     const usage = await usageReport(state, {
-      sourceId: await sourceIdParam(state, q.source),
+      sourceId: await sourceIdParam(state, req, q.source),
       workspaceId,
       since: dateParam(q.since, 'since'),
       until: dateParam(q.until, 'until'),
       by,
     });
-    return { by, usage };
+    return { by, usage: usage.filter((u) => canSee(req, u.workspaceId)) };
   });
 }
 

@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { WeirError } from '../errors/catalogue.js';
-import { openAzureBlobStore } from './azure/index.js';
 import type { BlobStore } from './blob-store.js';
 import { openFsBlobStore } from './fs/index.js';
-import { openS3BlobStore } from './s3/index.js';
 
 /**
  * Where the lake's files live, as a fragment of the configuration schema. Every option has a
@@ -80,6 +78,8 @@ export async function openBlobStore(cfg: LakeStorageInput, ctx: { dataDir: strin
       if (Boolean(s3.accessKeyId) !== Boolean(s3.secretAccessKey)) {
         throw new WeirError('WEIR_CONFIG_INVALID', { detail: 's3.accessKeyId and s3.secretAccessKey go together: set both or neither' });
       }
+      // Vendor SDKs load on first use: a collector restarted after a crash serves sooner without them.
+      const { openS3BlobStore } = await import('./s3/index.js');
       return openS3BlobStore({
         bucket: s3.bucket,
         ...(s3.prefix ? { prefix: s3.prefix } : {}),
@@ -94,6 +94,7 @@ export async function openBlobStore(cfg: LakeStorageInput, ctx: { dataDir: strin
       if (!az.connectionString || !az.container) {
         throw new WeirError('WEIR_CONFIG_INVALID', { detail: 'lake storage kind azure needs azure.connectionString and azure.container' });
       }
+      const { openAzureBlobStore } = await import('./azure/index.js');
       return openAzureBlobStore({ connectionString: az.connectionString, container: az.container, ...(az.prefix ? { prefix: az.prefix } : {}) });
     }
     default:

@@ -23,6 +23,8 @@ export interface CliContext {
   out: (line: string) => void;
   /** Notices that are not the command's output (stderr). Defaults to `process.stderr`. */
   err?: (line: string) => void;
+  /** All of standard input (secrets such as `--password-stdin`). Defaults to `process.stdin`. */
+  readStdin?: () => Promise<string>;
 }
 
 /**

@@ -16,6 +16,7 @@ import { register as registerLake } from './commands/lake.js';
 import { register as registerUsage } from './commands/usage.js';
 import { register as registerWorkspaces } from './commands/workspaces.js';
 import { register as registerPipelines } from './commands/pipelines.js';
+import { register as registerUsers } from './commands/users.js';
 
 /** Exit code for bad configuration or options, as the CLI conventions of the project ask. */
 const EXIT_USAGE = 2;
@@ -61,6 +62,7 @@ registerLake(program, config);
 registerUsage(program, ctx);
 registerWorkspaces(program, ctx);
 registerPipelines(program, config);
+registerUsers(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

@@ -8,6 +8,8 @@ import type { WeirConfig } from '../config/schema.js';
 import { decodeJsonBody } from './body.js';
 import { processIngest, type Endpoint, type IngestLimits } from './ingest.js';
 import type { MonthlyQuota } from './quota.js';
+import type { BacklogGate } from './backlog-gate.js';
+import type { SourceRateLimits } from './rate-limit.js';
 import type { SourceEnrichers } from './source-enrichers.js';
 import type { DailySalts } from '../enrich/privacy/secrets.js';
 import { sendError } from '../server/http-errors.js';
@@ -26,6 +28,10 @@ export interface IngestDeps {
   salts?: Pick<DailySalts, 'today'>;
   /** Monthly event quotas per workspace; absent means no quota is enforced. */
   quota?: Pick<MonthlyQuota, 'check' | 'record'>;
+  /** Refuses ingest (503) while the log's unconsumed backlog is over its budget; absent: no budget. */
+  backlog?: Pick<BacklogGate, 'check' | 'added'>;
+  /** Per-write-key rate limits (429); absent: none. */
+  rateLimits?: Pick<SourceRateLimits, 'check'>;
 }
 
 const SUCCESS = '{"success":true}';
@@ -61,6 +67,13 @@ function writeKeyFromHeader(header: string | undefined): string | undefined {
   return key === '' ? undefined : key;
 }
 
+/** Events a request carries, as the rate limit counts them: a malformed batch counts as one. */
+function eventCount(endpoint: Endpoint, body: unknown): number {
+  if (endpoint !== 'batch') return 1;
+  const batch = typeof body === 'object' && body !== null ? (body as { batch?: unknown }).batch : undefined;
+  return Array.isArray(batch) ? Math.max(1, batch.length) : 1;
+}
+
 /**
  * Registers `POST /v1/<type>` for every Segment message type and batch, with CORS for browsers.
  * A 200 is sent only after every record of the request is durable in the event log.
@@ -72,7 +85,7 @@ function writeKeyFromHeader(header: string | undefined): string | undefined {
  * ```
  */
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
-  const { config, writer, failedWriter, keys, metrics, quota, enrichers, salts } = deps;
+  const { config, writer, failedWriter, keys, metrics, quota, enrichers, salts, backlog, rateLimits } = deps;
   const limits: IngestLimits = config.limits;
   const keepIp = config.server.keepClientIp;
 
@@ -91,6 +104,8 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
       const raw = req.body as Buffer | undefined;
       if (raw !== undefined) metrics.ingestBytes.inc(raw.length);
       try {
+        // Before any work: a full log refuses every request the same way.
+        backlog?.check();
         let source: Source | undefined;
         const headerKey = writeKeyFromHeader(req.headers.authorization);
         if (headerKey !== undefined) {
@@ -108,6 +123,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
           source = await keys.resolve(bodyKey);
           if (source === undefined) throw new WeirError('WEIR_AUTH_UNKNOWN_WRITE_KEY');
         }
+        rateLimits?.check(source, eventCount(endpoint, body));
         const flags = quota?.check(source.workspaceId);
         const outcome = processIngest(
           endpoint,
@@ -125,10 +141,16 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
           enrichers?.for(source),
         );
         if (outcome.failed.length === 0) {
-          if (outcome.records.length > 0) await writer.append(outcome.records);
+          if (outcome.records.length > 0) await writer.append(outcome.records, { ids: outcome.ids });
         } else if (outcome.records.length === 0) await failedWriter.append(outcome.failed);
-        else await Promise.all([writer.append(outcome.records), failedWriter.append(outcome.failed)]);
+        else await Promise.all([writer.append(outcome.records, { ids: outcome.ids }), failedWriter.append(outcome.failed)]);
         quota?.record(source.workspaceId, outcome.accepted);
+        if (backlog) {
+          let bytes = 0;
+          for (const r of outcome.records) bytes += r.length;
+          for (const r of outcome.failed) bytes += r.length;
+          backlog.added(bytes);
+        }
 
         metrics.ingestEvents.inc({ outcome: 'accepted' }, outcome.accepted);
         requestsOk.inc();

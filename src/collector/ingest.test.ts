@@ -37,6 +37,9 @@ test('a batch keeps good items and turns bad ones into failed events, in order',
   assert.equal(out.accepted, 2);
   assert.deepEqual(out.rejected.map((r) => [r.index, r.code]), [[1, 'WEIR_EVENT_MISSING_EVENT_NAME']]);
   assert.equal(out.records.length, 2);
+  // The third item had no messageId: the one generated for it is its id.
+  const generated = decodeLogRecord(out.records[1]!);
+  assert.deepEqual(out.ids, ['src_1/m1', `src_1/${generated.kind === 'event' ? String(generated.event.messageId) : ''}`]);
   assert.equal(out.failed.length, 1);
   const [a, c] = out.records.map((r) => decodeLogRecord(r));
   const b = decodeLogRecord(out.failed[0]!);

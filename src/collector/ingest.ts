@@ -24,6 +24,11 @@ export interface Rejection {
 export interface IngestOutcome {
   /** Records for the event log, in item order. */
   records: Buffer[];
+  /**
+   * Per record, `<sourceId>/<messageId>`: a log that deduplicates (NATS) stores a resent event
+   * once within its duplicate window.
+   */
+  ids: string[];
   /** Records for the failed-events log, in item order. */
   failed: Buffer[];
   accepted: number;
@@ -44,7 +49,8 @@ export interface EventFlags {
 }
 
 /** One item through the item steps: its log record, or why it stays a failed event. */
-export type ItemResult = { ok: true; record: Buffer } | { ok: false; code: ErrorCode; params: ErrorParams };
+/** An accepted item carries `id`: its source and messageId, the record's identity in the log. */
+export type ItemResult = { ok: true; record: Buffer; id: string } | { ok: false; code: ErrorCode; params: ErrorParams };
 
 /**
  * The item steps (validate → normalise → size check → encode) for one item whose structure has
@@ -90,7 +96,7 @@ export function processItem(
   if (json.length * 3 > limits.maxEventBytes && Buffer.byteLength(json) > limits.maxEventBytes) {
     throw new WeirError('WEIR_INGEST_EVENT_TOO_LARGE', { index, size: Buffer.byteLength(json), limit: limits.maxEventBytes });
   }
-  return { ok: true, record: encodeAcceptedRecord(sourceId, event, json) };
+  return { ok: true, record: encodeAcceptedRecord(sourceId, event, json, enrich?.deferred), id: `${sourceId}/${String(event.messageId)}` };
 }
 
 /** The browser tracker leaves `context.userAgent` out to stay small: the request header says it. */
@@ -197,6 +203,7 @@ export function processIngest(
 
   const receivedAtIso = facts.receivedAt.toISOString();
   const records: Buffer[] = [];
+  const ids: string[] = [];
   const failed: Buffer[] = [];
   const rejected: Rejection[] = [];
   for (let i = 0; i < items.length; i++) {
@@ -208,6 +215,7 @@ export function processIngest(
         : { ok: false, code: 'WEIR_EVENT_NON_FINITE_NUMBER', params: { field: badNumber } };
     if (r.ok) {
       records.push(r.record);
+      ids.push(r.id);
       continue;
     }
     const message = errorMessage(r.code, r.params);
@@ -215,5 +223,5 @@ export function processIngest(
     const messageId = isPlainObject(item) && typeof item.messageId === 'string' ? item.messageId : null;
     failed.push(encodeFailedRecord({ sourceId, reason: r.code, message, messageId, receivedAt: receivedAtIso, payload: item }));
   }
-  return { records, failed, accepted: records.length, rejected };
+  return { records, ids, failed, accepted: records.length, rejected };
 }

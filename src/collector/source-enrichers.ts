@@ -14,17 +14,23 @@ import type { Source } from '../state/state-store.js';
  * ```
  */
 export class SourceEnrichers {
-  readonly #built = new Map<string, { key: string; enrich: Enricher }>();
+  readonly #built = new Map<string, { settings: object; key: string; enrich: Enricher }>();
 
   constructor(private readonly opts: { salt: Buffer; geoip?: GeoIpReader }) {}
 
   for(source: Source): Enricher {
     const settings = source.settings.enrich;
-    const key = JSON.stringify(settings);
     const hit = this.#built.get(source.id);
-    if (hit !== undefined && hit.key === key) return hit.enrich;
-    const enrich = createEnricher({ settings, geoip: this.opts.geoip, salt: this.opts.salt });
-    this.#built.set(source.id, { key, enrich });
+    // The same settings object until the source is refreshed: no serialising on every request.
+    if (hit !== undefined && hit.settings === settings) return hit.enrich;
+    const key = JSON.stringify(settings);
+    if (hit !== undefined && hit.key === key) {
+      hit.settings = settings;
+      return hit.enrich;
+    }
+    // The descriptive steps run where the log is read, off the acknowledgement path.
+    const enrich = createEnricher({ settings, geoip: this.opts.geoip, salt: this.opts.salt, defer: true });
+    this.#built.set(source.id, { settings, key, enrich });
     return enrich;
   }
 }

@@ -39,3 +39,32 @@ test('a value outside a set of choices lists the choices', () => {
     message: /warehouse\.engine \(from WEIR_WAREHOUSE_ENGINE\) = "mysql": must be one of "duckdb", "postgres", "clickhouse", "none"/,
   });
 });
+
+test('the scale-out backends are chosen and set through the environment, and checked', () => {
+  const c = loadConfig({
+    env: {
+      WEIR_LOG_BACKEND: 'nats',
+      WEIR_LOG_NATS_SERVERS: 'nats://a:4222,nats://b:4222',
+      WEIR_LOG_NATS_REPLICAS: '3',
+      WEIR_STATE_BACKEND: 'postgres',
+      WEIR_STATE_POSTGRES_URL: 'postgres://weir@db/weir',
+    },
+    cwd: '/tmp',
+  });
+  assert.equal(c.log.backend, 'nats');
+  assert.deepEqual(c.log.nats, {
+    servers: 'nats://a:4222,nats://b:4222',
+    stream: 'WEIR',
+    subjectPrefix: 'weir',
+    replicas: 3,
+    duplicateWindowMs: 120000,
+    publishTimeoutMs: 5000,
+    writerLeaseMs: 15000,
+  });
+  assert.deepEqual(c.state, { backend: 'postgres', postgresUrl: 'postgres://weir@db/weir', postgresSchema: '' });
+  assert.throws(() => loadConfig({ env: { WEIR_LOG_NATS_STREAM: 'WEIR.EVENTS' }, cwd: '/tmp' }), {
+    message: /log\.nats\.stream \(from WEIR_LOG_NATS_STREAM\) = "WEIR\.EVENTS"/,
+  });
+  assert.throws(() => loadConfig({ env: { WEIR_LOG_NATS_SUBJECT_PREFIX: 'weir.>' }, cwd: '/tmp' }), { message: /log\.nats\.subjectPrefix/ });
+  assert.throws(() => loadConfig({ env: { WEIR_STATE_BACKEND: 'mysql' }, cwd: '/tmp' }), { message: /must be one of "sqlite", "postgres"/ });
+});

@@ -41,6 +41,16 @@ export const ConfigSchema = Type.Object(
           minimum: 100,
           description: 'how often collectors read monthly event quotas and metered counts again',
         }),
+        rateLimitEventsPerSecond: Type.Integer({
+          default: 0,
+          minimum: 0,
+          description: 'events per second each write key may send to the whole server (429 above it); 0: no limit; a source setting overrides it',
+        }),
+        rateLimitBurst: Type.Integer({
+          default: 0,
+          minimum: 0,
+          description: 'events a write key may send at once above its rate; 0: one second of the rate',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -49,6 +59,45 @@ export const ConfigSchema = Type.Object(
         segmentBytes: Type.Integer({ default: 64 * 1024 * 1024, minimum: 4096 }),
         retentionHours: Type.Number({ default: 168, minimum: 0, description: 'keep segments at least this long' }),
         retentionCheckMs: Type.Integer({ default: 60000, minimum: 100 }),
+        backlogBudgetBytes: Type.Integer({
+          default: 2 * 1024 * 1024 * 1024,
+          minimum: 0,
+          description:
+            'bytes of the log not yet read by every sink (a sink that is down) before ingest answers 503 with Retry-After instead of filling the disk; 0: no budget',
+        }),
+
+        backend: Type.Union(['file', 'nats'].map((l) => Type.Literal(l)), {
+          default: 'file',
+          description: 'file: segment files under <dataDir>/log (one host); nats: NATS JetStream streams shared by every process',
+        }),
+        nats: Type.Object(
+          {
+            servers: Type.String({ default: '127.0.0.1:4222', minLength: 1, description: 'comma-separated NATS server URLs' }),
+            stream: Type.String({
+              default: 'WEIR',
+              pattern: '^[A-Za-z0-9_-]{1,100}$',
+              description: 'stream name prefix: partition n of the events log is <stream>_EVENTS_P<n>',
+            }),
+            subjectPrefix: Type.String({
+              default: 'weir',
+              pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$',
+              description: 'subject prefix: partition n of the events log is <subjectPrefix>.events.p<n>',
+            }),
+            replicas: Type.Integer({ default: 1, minimum: 1, maximum: 5, description: 'replicas of each stream the log creates (3 on a cluster)' }),
+            duplicateWindowMs: Type.Integer({
+              default: 120000,
+              minimum: 1000,
+              description: 'a record whose source and messageId JetStream stored this recently is not stored again',
+            }),
+            publishTimeoutMs: Type.Integer({ default: 5000, minimum: 100, description: 'how long an append waits for JetStream to acknowledge' }),
+            writerLeaseMs: Type.Integer({
+              default: 15000,
+              minimum: 1000,
+              description: 'how long the partition of a crashed collector stays locked',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -119,12 +168,44 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    state: Type.Object(
+      {
+        backend: Type.Union(['sqlite', 'postgres'].map((l) => Type.Literal(l)), {
+          default: 'sqlite',
+          description: 'where the metadata lives: sqlite is <dataDir>/weir.sqlite; postgres is state.postgresUrl, shared by processes on several hosts',
+        }),
+        postgresUrl: Type.String({ default: '', description: 'postgres://user:password@host:5432/database, required for state.backend postgres' }),
+        postgresSchema: Type.String({ default: '', description: 'schema of the metadata tables (created if missing); empty: the role\'s search path' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     logging: Type.Object(
       {
         level: Type.Union(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
           { default: 'info' },
         ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    ui: Type.Object(
+      {
+        sessionTtlMs: Type.Integer({
+          default: 7 * 24 * 3_600_000,
+          minimum: 60_000,
+          description: 'how long a web UI session lasts without use; each use renews it',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    realtime: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'run the real-time aggregator and serve /api/live and /api/events/tail' }),
+        visitorWindowMs: Type.Integer({ default: 35000, minimum: 1000, description: 'a visitor seen within this long is current (the tracker pings every 15 s)' }),
+        engagedWindowMs: Type.Integer({ default: 20000, minimum: 1000, description: 'a current visitor engaged within this long is engaged, else idle' }),
+        maxVisitors: Type.Integer({ default: 20000, minimum: 1, description: 'visitors kept per source; the least recently seen are evicted' }),
+        tailSize: Type.Integer({ default: 200, minimum: 1, maximum: 10000, description: 'recent events kept per source for the live tail' }),
+        pollMs: Type.Integer({ default: 100, minimum: 10, maximum: 1000, description: 'how often collector workers ask for changes while live clients are connected' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -158,6 +158,30 @@ describe('usage meter', { timeout: 30_000 }, () => {
     await meterUntil(caughtUp);
     assert.deepEqual(await stored(), sortKeys(sent), 'nothing counted twice');
   });
+
+  it('commits what it counted once the log goes idle, so an idle log does not stay held back', async () => {
+    await send({ accepted: 20, failed: 0 }, ['2026-05-01T10:00']);
+    const stop = new AbortController();
+    const run = runUsageMeter({ eventsLog, failedLog, state, logger: createLogger('silent'), signal: stop.signal, maxWaitMs: 20, logCommitMs: 600_000 });
+    const committedUpTo = async (offset: number) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const committed = (await eventsLog.groups()).get(USAGE_GROUP);
+        if (committed?.get(0) === offset && committed.get(1) === offset) return;
+        assert.ok(Date.now() < deadline, `usage group committed ${JSON.stringify([...(committed ?? [])])}, expected ${offset}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await committedUpTo(10);
+      // The next batch comes well within logCommitMs of that commit: only the idle commit moves the group.
+      await send({ accepted: 20, failed: 0 }, ['2026-05-01T10:00']);
+      await committedUpTo(20);
+    } finally {
+      stop.abort();
+      await run;
+    }
+  });
 });
 
 function sortKeys(c: Counts): Counts {

@@ -93,18 +93,28 @@ async function countBatches(stream: MeteredStream, consumer: LogConsumer, worksp
   const name = USAGE_CONSUMERS[stream];
   const counted = new Map<number, number>();
   let lastCommit = 0;
+  let uncommitted = false;
   while (!opts.signal.aborted) {
     const records = await consumer.poll({ maxRecords: opts.maxRecords ?? 5000, maxWaitMs: opts.maxWaitMs ?? 500, signal: opts.signal });
     if (records.length === 0) {
+      // Idle: commit what was counted, or the group would hold back retention and the
+      // collector's backlog budget (which waits for every group) until the next event.
+      if (uncommitted) {
+        await consumer.commit(counted);
+        lastCommit = Date.now();
+        uncommitted = false;
+      }
       if (opts.onLag) opts.onLag(stream, totalLag(await consumer.lag()));
       continue;
     }
     const { rows, positions } = await tally(records, workspaces);
     await opts.state.addUsage(rows, name, positions);
     for (const [p, o] of positions) counted.set(p, o);
+    uncommitted = true;
     if (Date.now() - lastCommit >= (opts.logCommitMs ?? 5000)) {
       await consumer.commit(counted);
       lastCommit = Date.now();
+      uncommitted = false;
     }
     opts.onBatch?.(stream, records.length);
   }
@@ -124,7 +134,8 @@ export async function tally(records: LogRecord[], workspaces: WorkspaceOf): Prom
   const positions = new Map<number, number>();
   for (const r of records) {
     positions.set(r.partition, Math.max(positions.get(r.partition) ?? 0, r.offset + 1));
-    const d = decodeLogRecord(r.value);
+    // The envelope is all metering needs: the deferred enrichment is left out.
+    const d = decodeLogRecord(r.value, { enrich: false });
     const hour = hourOf(d.kind === 'event' ? d.event.receivedAt : d.receivedAt);
     const key = `${d.sourceId}\u0000${hour}`;
     let row = rows.get(key);

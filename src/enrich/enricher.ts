@@ -1,14 +1,10 @@
 import { WeirError, type ErrorParams } from '../errors/catalogue.js';
 import { detectBotInContext, flagBot } from './bot.js';
-import { enrichCampaign } from './campaign.js';
+import { DESCRIPTIVE_STEPS, describeInto, overlapsDescriptiveFields, type DescriptiveFlags, type DescriptiveStep } from './describe.js';
 import { copyFields, isPlainObject, type Fields } from './fields.js';
-import { readPage } from './page.js';
-import { enrichPageUrl } from './page-url.js';
 import { enrichLocation, type GeoIpReader } from './privacy/geoip.js';
 import { applyIpMode, type IpMode } from './privacy/ip.js';
 import { createPseudonymiser } from './privacy/pseudonymise.js';
-import { enrichReferrer } from './referrer.js';
-import { enrichUserAgent } from './user-agent.js';
 
 export { openGeoIp, type GeoIpReader } from './privacy/geoip.js';
 
@@ -41,8 +37,13 @@ export const DEFAULT_ENRICH_SETTINGS: EnrichSettings = Object.freeze({
 
 export type EnrichResult = { ok: true; event: Record<string, unknown> } | { ok: false; code: 'WEIR_EVENT_BOT'; params: ErrorParams };
 
-/** Enriches one normalised event in place (its `context` is replaced by an enriched copy). */
-export type Enricher = (event: Record<string, unknown>) => EnrichResult;
+/**
+ * Enriches one normalised event in place (its `context` is replaced by an enriched copy).
+ * `deferred`, when present, lists the descriptive steps this enricher left out: the collector
+ * writes them into the log record, and the log's readers run them as they decode it
+ * (`decodeLogRecord`).
+ */
+export type Enricher = ((event: Record<string, unknown>) => EnrichResult) & { readonly deferred?: readonly DescriptiveStep[] };
 
 const IP_MODES: ReadonlySet<string> = new Set(['keep', 'truncate', 'drop']);
 
@@ -65,16 +66,24 @@ function hasKeys(o: Fields): boolean {
   return false;
 }
 
+const NO_STEPS: DescriptiveFlags = Object.freeze({ userAgent: false, pageUrl: false, campaign: false, referrer: false });
+
 /**
- * Composes the enrichment and privacy steps for one source's settings. Runs once per event on
- * the collector's acknowledgement path, after normalisation, so each step caches its per-string
- * work (see `bench/enrich.ts` for the cost).
+ * Composes the enrichment and privacy steps for one source's settings. Runs once per event,
+ * after normalisation, so each step caches its per-string work (see `bench/enrich.ts` for the cost).
  *
  * Order matters: the bot check comes first and changes nothing, so a failed bot event is stored as
  * the client sent it; the GeoIP lookup sees the full address before the ip mode truncates or drops
  * it; pseudonymisation comes last. The event's `context` is replaced by a shallow copy that the
  * steps fill in; objects nested in it are never written (they may be shared with other events of
  * a batch), and enriched values may be frozen objects shared between events.
+ *
+ * With `defer`, the collector's acknowledgement path keeps only what must happen before anything is
+ * stored (the bot check, GeoIP from the full address, the ip mode, pseudonymisation) and the
+ * descriptive steps (user agent, page URL, campaign, referrer) are listed in `deferred` for the
+ * log's readers: serialising their output made ingest ~25 % slower, far more than the steps cost
+ * (BENCHMARKS.md, bench:enrich). Readers get the same event either way. A source that
+ * pseudonymises a field those steps read or write is not deferred, so hashing still comes last.
  *
  * @example
  * ```ts
@@ -83,17 +92,23 @@ function hasKeys(o: Fields): boolean {
  * // { ok: false, code: 'WEIR_EVENT_BOT', params: { name: 'curl' } }
  * enrich({ type: 'page', anonymousId: 'a', context: { ip: '203.0.113.9', page: { url: 'https://example.com/?utm_source=x' } } });
  * // { ok: true, event: { ..., context: { ip: '203.0.113.0', page: { ..., host: 'example.com' }, campaign: { source: 'x' }, referrer: { type: 'direct' } } } }
+ * const collect = createEnricher({ settings: DEFAULT_ENRICH_SETTINGS, salt, defer: true });
+ * collect.deferred; // ['userAgent', 'pageUrl', 'campaign', 'referrer']: encodeAcceptedRecord(id, event, json, collect.deferred)
  * ```
  */
-export function createEnricher(opts: { settings: EnrichSettings; geoip?: GeoIpReader; salt: Buffer }): Enricher {
+export function createEnricher(opts: { settings: EnrichSettings; geoip?: GeoIpReader; salt: Buffer; defer?: boolean }): Enricher {
   const s = opts.settings;
   checkSettings(s);
-  const { userAgent, referrer, campaign, pageUrl, ip } = s;
+  const { ip } = s;
   const failBots = s.bots === 'fail';
   const geoip = s.geoip ? opts.geoip : undefined;
   const pseudonymise = s.pseudonymise.length > 0 ? createPseudonymiser({ paths: [...s.pseudonymise], salt: opts.salt }) : undefined;
+  const steps: DescriptiveFlags = { userAgent: s.userAgent, pageUrl: s.pageUrl, campaign: s.campaign, referrer: s.referrer };
+  const deferred =
+    opts.defer === true && !s.pseudonymise.some(overlapsDescriptiveFields) ? DESCRIPTIVE_STEPS.filter((step) => steps[step]) : [];
+  const here = deferred.length > 0 ? NO_STEPS : steps;
 
-  return (event) => {
+  const enrich = (event: Record<string, unknown>): EnrichResult => {
     const own = event.context;
     // validateEvent refuses a context that is not an object; if one gets here anyway, it is left alone.
     if (own === undefined || own === null || isPlainObject(own)) {
@@ -102,13 +117,7 @@ export function createEnricher(opts: { settings: EnrichSettings; geoip?: GeoIpRe
       if (bot.bot && failBots) return { ok: false, code: 'WEIR_EVENT_BOT', params: { name: bot.name ?? unnamedBot(clientContext) } };
       const context: Fields = clientContext === undefined ? {} : copyFields(clientContext);
       flagBot(context, bot);
-      if (userAgent) enrichUserAgent(context);
-      if (pageUrl || campaign || referrer) {
-        const page = readPage(event, context);
-        if (pageUrl) enrichPageUrl(event, context, page);
-        if (campaign) enrichCampaign(event, context, page);
-        if (referrer) enrichReferrer(event, context, page);
-      }
+      describeInto(event, context, here);
       if (geoip !== undefined) enrichLocation(context, geoip);
       if (ip !== 'keep') applyIpMode(context, ip);
       if (clientContext !== undefined || hasKeys(context)) event.context = context;
@@ -116,4 +125,5 @@ export function createEnricher(opts: { settings: EnrichSettings; geoip?: GeoIpRe
     pseudonymise?.(event);
     return { ok: true, event };
   };
+  return deferred.length > 0 ? Object.assign(enrich, { deferred: Object.freeze(deferred) }) : enrich;
 }

@@ -36,6 +36,11 @@ export const ERRORS = {
   WEIR_AUTH_UNKNOWN_WRITE_KEY: spec(401, 'unknown write key'),
   WEIR_AUTH_MISSING_TOKEN: spec(401, 'this endpoint needs an admin token: Authorization: Bearer <token>'),
   WEIR_AUTH_INVALID_TOKEN: spec(401, 'invalid admin token'),
+  WEIR_AUTH_FORBIDDEN: spec(403, 'this needs the {role} role in the workspace'),
+  WEIR_AUTH_NO_SESSION: spec(401, 'sign in first: this needs a session cookie (or an admin token: Authorization: Bearer <token>)'),
+  WEIR_AUTH_CSRF_REJECTED: spec(403, 'refused as a possible cross-site request: {detail}'),
+  WEIR_AUTH_BAD_CREDENTIALS: spec(401, 'wrong email or password'),
+  WEIR_AUTH_TOO_MANY_ATTEMPTS: spec(429, 'too many failed sign-ins for this email from this address; try again in {retryAfter} s', true),
 
   // request-level ingest problems: nothing in the request is stored
   WEIR_INGEST_MALFORMED_JSON: spec(400, 'request body is not valid JSON: {detail}'),
@@ -51,6 +56,12 @@ export const ERRORS = {
   WEIR_INGEST_UNSUPPORTED_ENCODING: spec(415, 'content-encoding {encoding} is not supported (use gzip or none)'),
   WEIR_INGEST_UNSUPPORTED_MEDIA_TYPE: spec(415, 'content-type {type} is not supported (use application/json)'),
   WEIR_INGEST_UNAVAILABLE: spec(503, 'events cannot be made durable right now: {detail}', true),
+  WEIR_INGEST_BACKLOG_FULL: spec(
+    503,
+    'the event log holds {bytes} bytes that not every sink has read, over its budget of {budget} bytes (log.backlogBudgetBytes); events are accepted again once the sinks catch up',
+    true,
+  ),
+  WEIR_INGEST_RATE_LIMITED: spec(429, 'source {source} is over its rate limit of {rate} events/s (burst {burst})', true),
 
   // quotas: `retryAfter` (seconds) becomes the Retry-After header
   WEIR_QUOTA_EXCEEDED: spec(
@@ -78,9 +89,13 @@ export const ERRORS = {
   WEIR_LOG_CLOSED: spec(503, 'the event log is closed', true),
   WEIR_LOG_LOCKED: spec(500, 'partition {partition} is locked by process {pid}'),
   WEIR_LOG_CORRUPT: spec(500, 'corrupt record in {file} at byte {position}: {detail}'),
+  WEIR_LOG_DISK_FULL: spec(503, 'the event log is out of disk space: {detail}', true),
+
+  WEIR_LOG_UNAVAILABLE: spec(503, 'the event log at {servers} is unreachable: {detail}', true),
 
   // warehouse and queries
   WEIR_WAREHOUSE_UNAVAILABLE: spec(503, 'the warehouse ({engine}) is unreachable: {detail}', true),
+  WEIR_LIVE_UNAVAILABLE: spec(503, 'live data is unavailable: {detail}', true),
   WEIR_WAREHOUSE_BUSY: spec(503, 'the warehouse ({engine}) asked to retry: {detail}', true),
   WEIR_WAREHOUSE_FAILED: spec(500, 'the warehouse ({engine}) refused a write: {detail}'),
   WEIR_QUERY_FAILED: spec(400, 'query failed: {detail}'),
@@ -124,6 +139,10 @@ export const ERRORS = {
 
   // the browser tracker
   WEIR_TRACKER_NOT_BUILT: spec(500, 'the browser tracker {path} is missing ({detail}): run npm run build'),
+
+  // users of the web UI
+  WEIR_USER_EMAIL_TAKEN: spec(409, 'a user with email {email} already exists'),
+  WEIR_USER_NOT_FOUND: spec(404, 'no user {email}'),
 
   WEIR_SERVER_INTERNAL_ERROR: spec(500, 'internal error'),
 } as const satisfies Record<string, ErrorSpec>;

@@ -1,3 +1,5 @@
+import { describeEvent } from '../enrich/describe.js';
+
 /**
  * What the collector writes into the event log, one JSON document per record. Every consumer
  * (warehouse loader, lake writer, real-time aggregator, failed-events store, `weir tail`)
@@ -22,12 +24,31 @@ export type DecodedRecord =
       payload: unknown;
     };
 
+// A source's records all carry its one list of deferred steps: serialised once.
+let lastDeferred: readonly string[] | undefined;
+let lastDeferredJson = '';
+
 /**
  * Encodes an accepted event. `eventJson` may be passed when the caller already serialised the
- * event (to check its size), so it is not serialised twice.
+ * event (to check its size), so it is not serialised twice. `deferred` lists the descriptive
+ * enrichment steps the collector left to the log's readers (`Enricher.deferred`): stored as the
+ * record's `enrich` field, run by {@link decodeLogRecord}.
  */
-export function encodeAcceptedRecord(sourceId: string, event: Record<string, unknown>, eventJson?: string): Buffer {
-  return Buffer.from(`{"kind":"event","sourceId":${JSON.stringify(sourceId)},"event":${eventJson ?? JSON.stringify(event)}}`);
+export function encodeAcceptedRecord(
+  sourceId: string,
+  event: Record<string, unknown>,
+  eventJson?: string,
+  deferred?: readonly string[],
+): Buffer {
+  let enrich = '';
+  if (deferred !== undefined && deferred.length > 0) {
+    if (deferred !== lastDeferred) {
+      lastDeferred = deferred;
+      lastDeferredJson = JSON.stringify(deferred);
+    }
+    enrich = `"enrich":${lastDeferredJson},`;
+  }
+  return Buffer.from(`{"kind":"event","sourceId":${JSON.stringify(sourceId)},${enrich}"event":${eventJson ?? JSON.stringify(event)}}`);
 }
 
 export function encodeFailedRecord(f: Omit<FailedRecord, 'kind'>): Buffer {
@@ -47,6 +68,17 @@ export function encodeFailedRecord(f: Omit<FailedRecord, 'kind'>): Buffer {
 /** A failed-event record: the item as received, with the reason it was refused. */
 export type FailedRecord = Extract<DecodedRecord, { kind: 'failed' }>;
 
-export function decodeLogRecord(value: Buffer): DecodedRecord {
-  return JSON.parse(value.toString('utf8')) as DecodedRecord;
+/**
+ * Decodes a record of the event log. An accepted event's deferred enrichment steps (its `enrich`
+ * field) are run here, so every reader sees the enriched event; `{ enrich: false }` skips them for
+ * readers that need only the envelope (usage metering, filtering by source).
+ */
+export function decodeLogRecord(value: Buffer, opts?: { enrich?: boolean }): DecodedRecord {
+  const record = JSON.parse(value.toString('utf8')) as DecodedRecord & { enrich?: unknown };
+  if (record.kind !== 'event' || record.enrich === undefined) return record;
+  const event = record.event;
+  if (opts?.enrich !== false && Array.isArray(record.enrich) && typeof event === 'object' && event !== null) {
+    describeEvent(event, record.enrich);
+  }
+  return { kind: 'event', sourceId: record.sourceId, event };
 }

@@ -6,8 +6,12 @@
  * consumers only once it is durable, so a consumer can never commit past data that a crash could
  * take back.
  *
- * Adapters: `file/` (the embedded default: segmented CRC-framed files, group-commit fdatasync).
- * Every adapter passes `test/contract/event-log.contract.ts`.
+ * Adapters: `file/` (the embedded default: segmented CRC-framed files, group-commit fdatasync) and
+ * `nats/` (NATS JetStream: a stream per partition, replicated, acknowledged by the stream's
+ * quorum). Every adapter passes `test/contract/event-log.contract.ts`.
+ *
+ * Where adapters differ, the port says so: record ids deduplicate only on adapters that keep a
+ * duplicate window ({@link AppendOptions}), and what a retention unit is ({@link LogWriter.enforceRetention}).
  *
  * @example
  * ```ts
@@ -50,26 +54,53 @@ export interface ConsumerOptions {
   ephemeral?: boolean;
 }
 
+export interface AppendOptions {
+  /**
+   * Per record, its identity (the collector passes the source id and the event's `messageId`).
+   * An adapter with a duplicate window (NATS: `Nats-Msg-Id`, `log.nats.duplicateWindowMs`) stores
+   * a record whose id it stored within the window only once, so a client retrying after a lost
+   * acknowledgement adds nothing. The file log has no window and stores every record; the
+   * warehouse's messageId key covers it.
+   */
+  ids?: ReadonlyArray<string | undefined>;
+}
+
 export interface AppendResult {
   partition: number;
   /** Offset of the first appended record. */
   firstOffset: number;
-  /** Offset of the last appended record. */
+  /**
+   * Offset of the last appended record. The records stored by one append have contiguous
+   * offsets; when every record was a duplicate the range is empty (`lastOffset = firstOffset - 1`).
+   */
   lastOffset: number;
+  /**
+   * Records not stored again because their id was already in the log (see
+   * {@link AppendOptions.ids}); absent when there were none.
+   */
+  duplicates?: number;
 }
 
 export interface LogWriter {
   readonly partition: number;
   /**
-   * Appends records and resolves once all of them are durable (group commit: concurrent appends
-   * share one fdatasync). Rejects with a retriable {@link WeirError} (`WEIR_LOG_WRITE_FAILED`,
-   * `WEIR_LOG_FSYNC_FAILED`, `WEIR_LOG_CLOSED`) when they are not; a rejected append was not
-   * acknowledged and may or may not be present after a crash.
+   * Appends records and resolves once all of them are durable (file: group commit, concurrent
+   * appends share one fdatasync; NATS: JetStream acknowledged every record). Records of
+   * concurrent appends get offsets in call order. Rejects with a retriable {@link WeirError}
+   * (`WEIR_LOG_WRITE_FAILED`, `WEIR_LOG_FSYNC_FAILED`, `WEIR_LOG_CLOSED`) when they are not; a
+   * rejected append was not acknowledged and may or may not be present after a crash.
    */
-  append(records: Buffer[]): Promise<AppendResult>;
-  /** `open`, or `failed` after an fsync error (the writer refuses appends until reopened). */
+  append(records: Buffer[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * `open`, or `failed` after an fsync error (file) or after losing the partition's writer lease
+   * (NATS); a failed writer refuses appends until reopened.
+   */
   readonly state: 'open' | 'failed' | 'closed';
-  /** Deletes segments that every registered group has passed and that are older than the retention. */
+  /**
+   * Deletes what every registered group has passed and what is older than the retention, and
+   * returns how many retention units went: whole segments (file log; the active one stays) or
+   * records (NATS, whose stream is purged up to a sequence, judged by the server's clock).
+   */
   enforceRetention(retentionMs: number): Promise<number>;
   /** Flushes pending appends, then closes. */
   close(): Promise<void>;
@@ -103,6 +134,7 @@ export interface PartitionStats {
   firstOffset: number;
   /** Offset the next appended record will get (durable head). */
   nextOffset: number;
+  /** Segment files (file log); 0 on adapters that keep no segments of their own (NATS). */
   segments: number;
   bytes: number;
   /** Corrupt regions found and skipped since this process started. */

@@ -126,6 +126,33 @@ export function createMetrics(options: { role?: MetricsRole; defaultMetrics?: bo
       labelNames: ['group'] as const,
       registers: sinkRegisters,
     }),
+    realtimeEvents: new Counter({
+      name: 'weir_realtime_events_total',
+      help: 'Events the real-time aggregator recorded into the live windows',
+      registers: sinkRegisters,
+    }),
+    realtimeSkipped: new Counter({
+      name: 'weir_realtime_skipped_total',
+      help: 'Log records the real-time aggregator skipped (received over 30 minutes ago, or unreadable)',
+      registers: sinkRegisters,
+    }),
+    realtimeDelay: new Gauge({
+      name: 'weir_realtime_delay_seconds',
+      help: 'Age of the newest event the real-time aggregator recorded, at the time it did (receivedAt to aggregated)',
+      registers: sinkRegisters,
+    }),
+    liveSnapshotLatency: new Histogram({
+      name: 'weir_live_snapshot_seconds',
+      help: 'Time a collector takes to get a live snapshot (or its unchanged version) from the real-time store',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers,
+    }),
+    liveClients: new Gauge({
+      name: 'weir_live_clients',
+      help: 'Open Server-Sent Event streams, by stream (live, tail)',
+      labelNames: ['stream'] as const,
+      registers,
+    }),
   };
 }
 

@@ -20,7 +20,7 @@ export { loadProject } from './definitions/project.js';
 export type { CheckSpec, Grain, Materialized, Model, Problem, Project, ShellStep, SqlModel, Trigger } from './definitions/model.js';
 export { topologicalOrder, selectNodes } from './graph.js';
 export { partitionOf, partitionsBetween, lastCompletePartition, type Partition } from './partitions.js';
-export { planRun, selectModels, manualPartitions, backfillPartitions, type PlanRequest } from './runner/plan.js';
+export { planRun, selectModels, manualPartitions, manualRun, backfillPartitions, type PlanRequest } from './runner/plan.js';
 export { startPipelineWorker, type PipelineWorker, type PipelineWorkerOptions } from './runner/worker.js';
 export { PipelineStore } from './store/pipeline-store.js';
 export { openPostgresPipelineStore, openSqlitePipelineStore } from './store/open.js';

@@ -8,6 +8,13 @@ import { ingestRoutes, type IngestDeps } from '../collector/ingest-routes.js';
 import { adminRoutes, type AdminDeps } from '../api/admin-routes.js';
 import { replayFailedEvents } from '../collector/replay-failed.js';
 import { installErrorHandlers } from './http-errors.js';
+import { uiRoutes } from './ui-routes.js';
+import { apiAuth } from '../api/auth.js';
+import { authRoutes } from '../api/auth-routes.js';
+import { liveRoutes, type LiveDeps } from '../api/live-routes.js';
+
+import { pipelineRoutes } from '../api/pipeline-routes.js';
+import type { PipelineStore } from '../pipelines/store/pipeline-store.js';
 
 export interface Readiness {
   ready: boolean;
@@ -28,6 +35,11 @@ export interface AppDeps extends IngestDeps {
   tasks?: AdminDeps['tasks'];
   /** The lake, for listing and downloading objects. */
   lake?: AdminDeps['lake'];
+  /** The live API (`/api/live`, `/api/events/tail`); absent where no real-time store is reachable. */
+  live?: Omit<LiveDeps, 'state'>;
+
+  /** Pipeline runs, for `/api/pipelines`. */
+  pipelines?: PipelineStore;
 }
 
 function trustProxy(setting: string): boolean | string {
@@ -78,8 +90,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return text;
   });
 
+  apiAuth(app, { state: deps.state, sessionTtlMs: config.ui.sessionTtlMs });
   trackerRoute(app);
+  await app.register(uiRoutes);
   await app.register(ingestRoutes, deps);
+  await app.register(authRoutes, { state: deps.state, sessionTtlMs: config.ui.sessionTtlMs });
+  if (deps.live) await app.register(liveRoutes, { state: deps.state, ...deps.live });
   await app.register(adminRoutes, {
     state: deps.state,
     query: deps.query,
@@ -100,5 +116,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         options,
       ),
   });
+  await app.register(pipelineRoutes, { state: deps.state, store: deps.pipelines, dir: config.pipelines.dir, schema: config.pipelines.schema });
   return app;
 }

@@ -7,8 +7,12 @@ import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { WriteKeyCache } from '../collector/write-keys.js';
 import { MonthlyQuota } from '../collector/quota.js';
+import { BacklogGate } from '../collector/backlog-gate.js';
+import { SourceRateLimits } from '../collector/rate-limit.js';
+import { RecoveringWriter } from '../log/recovering-writer.js';
+import { availableParallelism } from 'node:os';
 import { buildApp } from './app.js';
-import { openLog, openState } from './backends.js';
+import { openLog, openPipelineStore, openState } from './backends.js';
 import { IpcChannel } from './ipc.js';
 import { drainOnce } from './drain-signals.js';
 import type { QueryResponse } from '../warehouse/run-query.js';
@@ -17,9 +21,13 @@ import { openLake } from '../lake/open-lake.js';
 import { openSourceEnrichers } from '../collector/source-enrichers.js';
 import { DailySalts } from '../enrich/privacy/secrets.js';
 import type { SinkStatus } from './sinks-worker.js';
+import { collectorLive } from '../realtime/start-realtime.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
 export const EXIT_LOG_FAILED = 3;
+
+/** How long a failed partition may stay unreopened before the worker restarts. */
+const REOPEN_GIVE_UP_MS = 60_000;
 
 /**
  * One collector worker: the HTTP server (port shared with its siblings through node:cluster) and
@@ -45,6 +53,8 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   const partitionLabel = String(partition);
   const supervisor = cluster.isWorker ? new IpcChannel(process) : undefined;
   const state = await openState(config);
+  // Read directly by the pipelines API: the store is what pipeline workers share anyway.
+  const pipelines = await openPipelineStore(config);
   const logOptions = {
     logger,
     fileLayer: timedFileLayer(
@@ -56,18 +66,33 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   };
   const log = await openLog(config, logOptions);
   const failedLog = await openLog(config, { ...logOptions, stream: 'failed' });
-  const writer = await log.openWriter(partition);
-  const failedWriter = await failedLog.openWriter(partition);
+  // After a failed sync the writers reopen in this process (recovery drops the untrusted tail)
+  // while requests get 503; the process keeps its connections.
+  const writer = await RecoveringWriter.open(log, partition, { logger });
+  const failedWriter = await RecoveringWriter.open(failedLog, partition, { logger });
+  const backlog = new BacklogGate([log, failedLog], config.log.backlogBudgetBytes);
+  await backlog.refresh();
+  const rateLimits = new SourceRateLimits({
+    eventsPerSecond: config.limits.rateLimitEventsPerSecond,
+    burst: config.limits.rateLimitBurst,
+    // Every collector of `weir up` shares the port; each enforces its part of the server's limit.
+    share: cluster.isWorker ? 1 / (config.server.workers || availableParallelism()) : 1,
+  });
   let draining = false;
   const quota = new MonthlyQuota(state, { refreshMs: config.limits.quotaRefreshMs, logger });
   await quota.start();
 
+  // Live data is held by the sinks process; the supervisor relays.
+  const live = supervisor ? collectorLive(config, (topic, payload) => supervisor.request(topic, payload, 3000), metrics) : undefined;
   const app = await buildApp({
+    live,
     config,
     writer,
     failedWriter,
     keys: new WriteKeyCache(state),
     quota,
+    backlog,
+    rateLimits,
     enrichers: await openSourceEnrichers(config),
     salts: new DailySalts(config.dataDir),
     state,
@@ -83,12 +108,14 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
         }
       : undefined,
     lake: config.lake.enabled ? await openLake(config) : undefined,
+    pipelines,
     // Ready: this process's log partitions take writes and, in `weir up`, the warehouse is
     // reachable. Ingest goes on either way (the log holds the backlog); the checks say which
     // part is down and how far the warehouse is behind.
     readiness: async () => {
-      const logOk = writer.state === 'open' && failedWriter.state === 'open' && !draining;
-      const checks: Record<string, unknown> = { log: writer.state, failedLog: failedWriter.state, draining };
+      const backlogStatus = backlog.status();
+      const logOk = writer.state === 'open' && failedWriter.state === 'open' && !draining && !backlogStatus.full;
+      const checks: Record<string, unknown> = { log: writer.state, failedLog: failedWriter.state, draining, backlog: backlogStatus };
       let sinksOk = true;
       if (supervisor && config.warehouse.engine !== 'none') {
         try {
@@ -114,8 +141,11 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   const timers = [
     setInterval(() => {
       refreshGauges().catch((err) => logger.warn({ err }, 'log stats failed'));
-      if (writer.state === 'failed' || failedWriter.state === 'failed') {
-        logger.fatal('event log failed to sync; restarting the worker so recovery runs');
+      backlog.refresh().catch((err) => logger.warn({ err }, 'cannot measure the log backlog; keeping the last measurement'));
+      // Last resort: a fresh process (new file descriptors, a new lock) when reopening in this
+      // one has not worked for a long time.
+      if (Math.max(writer.failingForMs(), failedWriter.failingForMs()) > REOPEN_GIVE_UP_MS) {
+        logger.fatal('event log partition could not be reopened; restarting the worker');
         void drain(EXIT_LOG_FAILED);
       }
     }, 1000),
@@ -137,10 +167,12 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
       for (const t of timers) clearInterval(t);
       quota.stop();
       await app.close();
+      live?.hub.close();
       await writer.close();
       await failedWriter.close();
       await log.close();
       await failedLog.close();
+      await pipelines.close();
       await state.close();
     },
   });

@@ -18,6 +18,7 @@ import { loadUpload, replayFromLake, type ImportRequest, type ReplayFromLakeRequ
 import { lakeCacheDir, openLake } from '../lake/open-lake.js';
 import { enforceRetention } from '../lake/retention.js';
 import { TaskBoard } from './task-board.js';
+import { startRealtime } from '../realtime/start-realtime.js';
 
 /** A long operation the API asks the sinks process to run (see `TaskBoard`). */
 export type SinksTask = { kind: 'lake-replay'; request: ReplayFromLakeRequest } | { kind: 'import'; request: ImportRequest };
@@ -170,8 +171,11 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
       }).catch((err) => logger.error({ err }, 'warehouse loader stopped'))
     : Promise.resolve();
 
+  const realtime = startRealtime({ config, log: eventsLog, logger, metrics, signal: stop.signal });
+
   const supervisor = new IpcChannel(process);
   supervisor.serve({
+    ...realtime.handlers,
     'weir:query': (payload) => runQuery({ warehouse, schemas, state, config }, payload as QueryRequest),
     'weir:metrics': () => metrics.registry.metrics(),
     'weir:task-start': async (payload) => startTask(payload as SinksTask),
@@ -198,6 +202,7 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
       clearInterval(retention);
       await failedEvents;
       await usageMeter;
+      await realtime.done;
       await loader;
       // The lake writer cuts and uploads its open files before it returns.
       await lakeWriter;

@@ -10,6 +10,7 @@ import { openState } from './backends.js';
 import { ensureCliToken } from './cli-token.js';
 import { IpcChannel } from './ipc.js';
 import { EXIT_LOG_FAILED } from './collector-worker.js';
+import { relayLive } from '../realtime/start-realtime.js';
 
 export interface UpOptions {
   /** Where the start-up banner goes (stdout by default). */
@@ -19,7 +20,7 @@ export interface UpOptions {
 /** A process the supervisor keeps running: started again when it dies, drained on shutdown. */
 interface Managed {
   name: string;
-  start(): { exited: Promise<number | null>; ready: Promise<number | undefined>; drain(): void; kill(): void };
+  start(): { pid: number | undefined; exited: Promise<number | null>; ready: Promise<number | undefined>; drain(): void; kill(): void };
 }
 
 /**
@@ -64,6 +65,10 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
       'weir:query': (payload) => toSinks('weir:query', payload, config.warehouse.queryTimeoutMs + 4000),
       'weir:task-start': (payload) => toSinks('weir:task-start', payload, 10_000),
       'weir:task-get': (payload) => toSinks('weir:task-get', payload, 5000),
+      ...relayLive((topic, payload) => {
+        if (!sinks) throw new WeirError('WEIR_LIVE_UNAVAILABLE', { detail: 'the sinks process is restarting' });
+        return sinks.request(topic, payload, 2000);
+      }),
     });
 
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
@@ -73,6 +78,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
       const worker = cluster.fork({ ...env, WEIR_WORKER_PARTITION: String(partition) });
       relay(worker);
       return {
+        pid: worker.process.pid,
         exited: new Promise((r) => worker.once('exit', (code) => r(code))),
         ready: new Promise((r) => worker.on('message', (m: { type?: string; port?: number }) => m?.type === 'weir:listening' && r(m.port))),
         drain: () => worker.isConnected() && worker.send({ type: 'weir:drain' }),
@@ -98,20 +104,25 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
           r(code);
         }),
       );
-      return { exited, ready, drain: () => child.connected && child.send({ type: 'weir:drain' }), kill: () => child.kill('SIGKILL') };
+      return { pid: child.pid, exited, ready, drain: () => child.connected && child.send({ type: 'weir:drain' }), kill: () => child.kill('SIGKILL') };
     },
   };
 
   const running = new Set<{ exited: Promise<number | null>; drain(): void; kill(): void }>();
   /** Starts a process, and starts it again whenever it dies while Weir is not stopping. */
-  const keep = (m: Managed) => {
+  const keep = (m: Managed, diedAt?: number) => {
     const p = m.start();
     running.add(p);
+    // How long a crash kept this process's share of the work down (the reliability suite's kill loop reads it).
+    if (diedAt !== undefined) void p.ready.then(() => logger.info({ process: m.name, childPid: p.pid, restartMs: Date.now() - diedAt }, 'process restarted'));
     void p.exited.then((code) => {
       running.delete(p);
       if (stopping) return;
+      const at = Date.now();
       logger[code === EXIT_LOG_FAILED ? 'warn' : 'error']({ process: m.name, code }, 'process exited; restarting');
-      setTimeout(() => !stopping && keep(m), 500).unref();
+      // Not unref'd: when every child died at once this timer is all that keeps the supervisor
+      // alive (found by the reliability suite's kill loop: `weir up` used to exit 0 there).
+      setTimeout(() => !stopping && keep(m, at), 500);
     });
     return p;
   };
@@ -160,6 +171,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
     if (boot.adminToken) out(`  admin token: ${boot.adminToken}   (shown once; it guards /api)`);
     out(`Try: curl -u ${boot.source.writeKey}: -H 'content-type: application/json' \\`);
     out(`       -d '{"event":"Hello","userId":"me"}' http://${host}:${port}/v1/track`);
+    out(`Web UI: http://${host}:${port}/ui/ — create the first user with: weir users create you@example.com --role admin`);
   } else {
     out('`weir sources list` shows the write keys.');
   }

@@ -16,21 +16,33 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 // every character stays equally likely.
 const UNBIASED_LIMIT = 248;
 
+// Random bytes are drawn 4 KiB at a time: a pipeline run creates an id per task and per
+// attempt, and one system call each cost more than the rest of making the id.
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
+function randomByte(): number {
+  if (poolAt === pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolAt = 0;
+  }
+  return pool[poolAt++]!;
+}
+
 /** `length` characters from [A-Za-z0-9], uniformly random. */
 export function randomAlphanumeric(length: number): string {
   let out = '';
   while (out.length < length) {
-    for (const byte of randomBytes(length + 8)) {
-      if (byte >= UNBIASED_LIMIT) continue;
-      out += ALPHABET[byte % ALPHABET.length];
-      if (out.length === length) break;
-    }
+    const byte = randomByte();
+    if (byte >= UNBIASED_LIMIT) continue;
+    out += ALPHABET[byte % ALPHABET.length];
   }
   return out;
 }
 
 /** A short id with a type prefix: 16 characters, about 95 bits. */
-export function newId(prefix: 'ws' | 'src' | 'adm' | 'run' | 'task' | 'att' | 'chk'): string {
+export function newId(prefix: 'ws' | 'src' | 'adm' | 'run' | 'task' | 'att' | 'chk' | 'usr'): string {
   return `${prefix}_${randomAlphanumeric(16)}`;
 }
 

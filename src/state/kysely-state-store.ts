@@ -9,8 +9,16 @@ import { nameProblem } from './names.js';
 import { hashToken, looksLikeAdminToken, newAdminToken, newId, newWriteKey } from './ids.js';
 import type { Database } from './schema.js';
 import { parseSourceSettings, parseWorkspaceSettings, patchSourceSettings, patchWorkspaceSettings } from './settings.js';
+import { ROLES } from './state-store.js';
 import type {
   BootstrapResult,
+  LoginFailures,
+  Membership,
+  NewSession,
+  Role,
+  SessionRecord,
+  User,
+  UserWithPassword,
   FailedEvent,
   FailedEventFilter,
   LakeFile,
@@ -112,6 +120,16 @@ function toLakeFile(r: {
   };
 }
 
+/** Emails compare without case: `Ann@Example.com` and `ann@example.com` are one user. */
+function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+function toRole(role: string): Role {
+  if (!(ROLES as readonly string[]).includes(role)) throw new Error(`the metadata store holds an unknown role ${JSON.stringify(role)}`);
+  return role as Role;
+}
+
 function checkName(kind: 'workspace' | 'source', name: string): void {
   const problem = nameProblem(name);
   if (problem !== undefined) {
@@ -125,6 +143,10 @@ function whereFailed<O>(
   filter: Omit<FailedEventFilter, 'limit'>,
 ): SelectQueryBuilder<Database, 'failed_events', O> {
   if (filter.sourceId !== undefined) q = q.where('source_id', '=', filter.sourceId);
+  if (filter.sourceIds !== undefined) {
+    const ids = filter.sourceIds;
+    q = ids.length === 0 ? q.where((eb) => eb.lit(false)) : q.where('source_id', 'in', ids);
+  }
   if (filter.reason !== undefined) q = q.where('reason', '=', filter.reason);
   if (filter.since !== undefined) q = q.where('received_at', '>=', filter.since.toISOString());
   if (filter.replayed !== undefined) q = q.where('replayed_at', filter.replayed ? 'is not' : 'is', null);
@@ -500,6 +522,156 @@ export class KyselyStateStore implements StateStore {
     return Number(row?.n ?? 0);
   }
 
+  async createUser(input: { email: string; passwordHash: string }): Promise<User> {
+    const row = { id: newId('usr'), email: normaliseEmail(input.email), password_hash: input.passwordHash, created_at: new Date().toISOString() };
+    try {
+      await this.#db.insertInto('users').values(row).execute();
+    } catch (err) {
+      if (this.#options.isUniqueViolation(err)) throw new WeirError('WEIR_USER_EMAIL_TAKEN', { email: row.email }, { cause: err });
+      throw err;
+    }
+    return { id: row.id, email: row.email, createdAt: new Date(row.created_at), memberships: [] };
+  }
+
+  async userByEmail(email: string): Promise<UserWithPassword | undefined> {
+    const row = await this.#db.selectFrom('users').selectAll().where('email', '=', normaliseEmail(email)).executeTakeFirst();
+    if (row === undefined) return undefined;
+    const memberships = await this.#memberships([row.id]);
+    return {
+      id: row.id,
+      email: row.email,
+      createdAt: new Date(row.created_at),
+      memberships: memberships.get(row.id) ?? [],
+      passwordHash: row.password_hash,
+    };
+  }
+
+  async listUsers(): Promise<User[]> {
+    const rows = await this.#db.selectFrom('users').select(['id', 'email', 'created_at']).orderBy('email').execute();
+    const memberships = await this.#memberships(rows.map((r) => r.id));
+    return rows.map((r) => ({ id: r.id, email: r.email, createdAt: new Date(r.created_at), memberships: memberships.get(r.id) ?? [] }));
+  }
+
+  async deleteUser(userId: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('memberships').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('users').where('id', '=', userId).execute();
+    });
+  }
+
+  async setMembership(userId: string, workspaceId: string, role: Role): Promise<void> {
+    toRole(role);
+    const user = await this.#db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirst();
+    if (user === undefined) throw new WeirError('WEIR_USER_NOT_FOUND', { email: userId });
+    if ((await this.getWorkspace(workspaceId)) === undefined) {
+      throw new WeirError('WEIR_API_INVALID_REQUEST', { detail: `no workspace ${workspaceId}` });
+    }
+    await this.#db
+      .insertInto('memberships')
+      .values({ user_id: userId, workspace_id: workspaceId, role })
+      .onConflict((oc) => oc.columns(['user_id', 'workspace_id']).doUpdateSet({ role }))
+      .execute();
+  }
+
+  async createSession(session: NewSession): Promise<void> {
+    const created = session.createdAt.toISOString();
+    await this.#db
+      .insertInto('sessions')
+      .values({
+        id_hash: session.idHash,
+        user_id: session.userId,
+        csrf_token: session.csrfToken,
+        created_at: created,
+        expires_at: session.expiresAt.toISOString(),
+        last_seen_at: created,
+      })
+      .execute();
+  }
+
+  async getSession(idHash: string, now: Date): Promise<SessionRecord | undefined> {
+    const row = await this.#db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select([
+        'sessions.id_hash',
+        'sessions.user_id',
+        'sessions.csrf_token',
+        'sessions.created_at',
+        'sessions.expires_at',
+        'sessions.last_seen_at',
+        'users.email',
+        'users.created_at as user_created_at',
+      ])
+      .where('sessions.id_hash', '=', idHash)
+      .where('sessions.expires_at', '>', now.toISOString())
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const memberships = await this.#memberships([row.user_id]);
+    return {
+      idHash: row.id_hash,
+      userId: row.user_id,
+      csrfToken: row.csrf_token,
+      createdAt: new Date(row.created_at),
+      expiresAt: new Date(row.expires_at),
+      lastSeenAt: new Date(row.last_seen_at),
+      user: { id: row.user_id, email: row.email, createdAt: new Date(row.user_created_at), memberships: memberships.get(row.user_id) ?? [] },
+    };
+  }
+
+  async renewSession(idHash: string, lastSeenAt: Date, expiresAt: Date): Promise<void> {
+    await this.#db
+      .updateTable('sessions')
+      .set({ last_seen_at: lastSeenAt.toISOString(), expires_at: expiresAt.toISOString() })
+      .where('id_hash', '=', idHash)
+      .execute();
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    await this.#db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+  }
+
+  async deleteExpiredSessions(now: Date): Promise<number> {
+    const result = await this.#db.deleteFrom('sessions').where('expires_at', '<=', now.toISOString()).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async addLoginFailure(key: string, at: Date, windowMs: number): Promise<LoginFailures> {
+    const cutoff = new Date(at.getTime() - windowMs).toISOString();
+    const row = await this.#db
+      .insertInto('login_failures')
+      .values({ key, window_start: at.toISOString(), failures: 1 })
+      .onConflict((oc) =>
+        // Both expressions read the row as it was, so a stale window restarts at this failure.
+        oc.column('key').doUpdateSet((eb) => ({
+          failures: eb.case().when('login_failures.window_start', '<', cutoff).then(1).else(eb('login_failures.failures', '+', 1)).end(),
+          window_start: eb
+            .case()
+            .when('login_failures.window_start', '<', cutoff)
+            .then(eb.ref('excluded.window_start'))
+            .else(eb.ref('login_failures.window_start'))
+            .end(),
+        })),
+      )
+      .returning(['failures', 'window_start'])
+      .executeTakeFirstOrThrow();
+    return { failures: Number(row.failures), windowStart: new Date(row.window_start) };
+  }
+
+  async loginFailures(key: string, now: Date, windowMs: number): Promise<LoginFailures | undefined> {
+    const row = await this.#db
+      .selectFrom('login_failures')
+      .select(['failures', 'window_start'])
+      .where('key', '=', key)
+      .where('window_start', '>=', new Date(now.getTime() - windowMs).toISOString())
+      .executeTakeFirst();
+    return row === undefined ? undefined : { failures: Number(row.failures), windowStart: new Date(row.window_start) };
+  }
+
+  async clearLoginFailures(key: string): Promise<void> {
+    await this.#db.deleteFrom('login_failures').where('key', '=', key).execute();
+  }
+
   close(): Promise<void> {
     this.#closed ??= this.#options.destroy();
     return this.#closed;
@@ -517,6 +689,28 @@ export class KyselyStateStore implements StateStore {
       .where('name', '=', name)
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  /** Memberships of these users, ordered by workspace creation, keyed by user id. */
+  async #memberships(userIds: string[]): Promise<Map<string, Membership[]>> {
+    const out = new Map<string, Membership[]>();
+    if (userIds.length === 0) return out;
+    for (let i = 0; i < userIds.length; i += INSERT_CHUNK_ROWS) {
+      const rows = await this.#db
+        .selectFrom('memberships')
+        .innerJoin('workspaces', 'workspaces.id', 'memberships.workspace_id')
+        .select(['memberships.user_id', 'memberships.workspace_id', 'memberships.role'])
+        .where('memberships.user_id', 'in', userIds.slice(i, i + INSERT_CHUNK_ROWS))
+        .orderBy('workspaces.created_at')
+        .orderBy('workspaces.name')
+        .execute();
+      for (const r of rows) {
+        const list = out.get(r.user_id) ?? [];
+        list.push({ workspaceId: r.workspace_id, role: toRole(r.role) });
+        out.set(r.user_id, list);
+      }
+    }
+    return out;
   }
 
   async #insertAdminToken(db: Executor): Promise<string> {

@@ -274,6 +274,46 @@ function migrations(family: SqlFamily): Record<string, Migration> {
         }
       },
     },
+    '0011_users_sessions': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('email', 'text', (c) => c.notNull().unique())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('memberships')
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('workspace_id', 'text', (c) => c.notNull().references('workspaces.id'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('memberships_pk', ['user_id', 'workspace_id'])
+          .execute();
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id_hash', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('csrf_token', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('last_seen_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_user_id_idx').on('sessions').column('user_id').execute();
+        // Expired sessions are swept by expiry time.
+        await db.schema.createIndex('sessions_expires_at_idx').on('sessions').column('expires_at').execute();
+        // Shared by every collector process, so the sign-in throttle holds across all of them.
+        await db.schema
+          .createTable('login_failures')
+          .addColumn('key', 'text', (c) => c.primaryKey().notNull())
+          .addColumn('window_start', 'text', (c) => c.notNull())
+          .addColumn('failures', 'integer', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<any>): Promise<void> {
+        for (const table of ['login_failures', 'sessions', 'memberships', 'users']) await db.schema.dropTable(table).execute();
+      },
+    },
   };
 }
 

@@ -208,6 +208,43 @@ export interface PipelineTriggersTable {
   fired_at: string;
 }
 
+/** People who sign in to the web UI. */
+export interface UsersTable {
+  id: string;
+  /** Unique; stored lower-cased, so uniqueness and look-ups ignore case. */
+  email: string;
+  /** `scrypt$<N>$<r>$<p>$<salt>$<hash>` (base64url salt and hash): the parameters travel with the hash. */
+  password_hash: string;
+  created_at: string;
+}
+
+/** A user's role in one workspace. */
+export interface MembershipsTable {
+  user_id: string;
+  workspace_id: string;
+  /** viewer | editor | admin */
+  role: string;
+}
+
+/** Web UI sessions. The session id lives only in the browser's cookie; this keeps its sha256. */
+export interface SessionsTable {
+  /** sha256 hex of the session id. */
+  id_hash: string;
+  user_id: string;
+  /** Sent back by the UI in `x-weir-csrf` on every change. */
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+}
+
+/** Failed sign-ins per throttle key (email and client address) in the current window. */
+export interface LoginFailuresTable {
+  key: string;
+  window_start: string;
+  failures: number;
+}
+
 /** Kysely's own bookkeeping tables, created by its `Migrator`. */
 export interface KyselyMigrationTable {
   name: string;
@@ -233,6 +270,10 @@ export interface Database {
   pipeline_attempts: PipelineAttemptsTable;
   pipeline_check_results: PipelineCheckResultsTable;
   pipeline_triggers: PipelineTriggersTable;
+  users: UsersTable;
+  memberships: MembershipsTable;
+  sessions: SessionsTable;
+  login_failures: LoginFailuresTable;
   kysely_migration: KyselyMigrationTable;
   kysely_migration_lock: KyselyMigrationLockTable;
 }

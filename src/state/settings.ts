@@ -46,6 +46,14 @@ export const SourceSettingsSchema = Type.Object(
     warehouseRetentionDays: days('hot: days of events kept in the warehouse; null keeps them all'),
     lakeRetentionDays: days('cold: days of raw events kept in the lake; null keeps them forever'),
     enrich: EnrichSettingsSchema,
+    rateLimitEventsPerSecond: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      default: null,
+      description: "events per second this source's write key may send; 0: no limit; null: the server's limits.rateLimitEventsPerSecond",
+    }),
+    rateLimitBurst: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      default: null,
+      description: 'events the write key may send at once above its rate; null: the server default, or one second of the rate',
+    }),
   },
   { additionalProperties: false },
 );

@@ -69,7 +69,78 @@ export interface StateStore {
   /** Accepted events of a workspace since `since` (the monthly quota). */
   acceptedSince(workspaceId: string, since: Date): Promise<number>;
 
+  /**
+   * Creates a user of the web UI. The email is stored lower-cased: it is unique regardless of
+   * case (`WEIR_USER_EMAIL_TAKEN`). The store never sees a password, only its hash.
+   */
+  createUser(input: { email: string; passwordHash: string }): Promise<User>;
+  /** A user with their password hash, by email in any case. */
+  userByEmail(email: string): Promise<UserWithPassword | undefined>;
+  listUsers(): Promise<User[]>;
+  /** Deletes a user with their memberships and sessions. */
+  deleteUser(userId: string): Promise<void>;
+  /** Gives a user a role in a workspace, replacing the role they had there. */
+  setMembership(userId: string, workspaceId: string, role: Role): Promise<void>;
+
+  createSession(session: NewSession): Promise<void>;
+  /** A session that has not expired at `now`, with its user and their roles. */
+  getSession(idHash: string, now: Date): Promise<SessionRecord | undefined>;
+  /** Sliding expiry: records a use and moves the expiry. */
+  renewSession(idHash: string, lastSeenAt: Date, expiresAt: Date): Promise<void>;
+  deleteSession(idHash: string): Promise<void>;
+  /** Removes sessions that expired before `now`; returns how many. */
+  deleteExpiredSessions(now: Date): Promise<number>;
+
+  /**
+   * Counts a failed sign-in for a throttle key in one statement (so concurrent processes never
+   * lose a count): a window older than `windowMs` starts again at 1.
+   */
+  addLoginFailure(key: string, at: Date, windowMs: number): Promise<LoginFailures>;
+  /** The failures of the key's current window, if it is younger than `windowMs` at `now`. */
+  loginFailures(key: string, now: Date, windowMs: number): Promise<LoginFailures | undefined>;
+  clearLoginFailures(key: string): Promise<void>;
+
   close(): Promise<void>;
+}
+
+/** Roles per workspace, weakest first: a viewer reads, an editor also changes, an admin also manages users. */
+export const ROLES = ['viewer', 'editor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Membership {
+  workspaceId: string;
+  role: Role;
+}
+
+export interface User {
+  id: string;
+  /** Lower-cased. */
+  email: string;
+  createdAt: Date;
+  memberships: Membership[];
+}
+
+export interface UserWithPassword extends User {
+  passwordHash: string;
+}
+
+export interface NewSession {
+  /** sha256 hex of the session id; the id itself is never stored. */
+  idHash: string;
+  userId: string;
+  csrfToken: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface SessionRecord extends NewSession {
+  lastSeenAt: Date;
+  user: User;
+}
+
+export interface LoginFailures {
+  failures: number;
+  windowStart: Date;
 }
 
 export interface LakeFile {
@@ -163,6 +234,8 @@ export interface FailedEvent extends NewFailedEvent {
 
 export interface FailedEventFilter {
   sourceId?: string;
+  /** Only events of these sources (an empty list matches nothing). */
+  sourceIds?: string[];
   reason?: string;
   since?: Date;
   /** Only replayed (true) or never replayed (false) events. */

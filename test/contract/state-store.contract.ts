@@ -387,6 +387,113 @@ export function stateStoreContract(name: string, factory: () => Promise<StateSto
       });
     });
 
+    describe('users, memberships and sessions', () => {
+      const hash = 'scrypt$16384$8$1$c2FsdA$aGFzaA';
+
+      it('creates users with a case-insensitive unique email and finds them in any case', async () => {
+        await store.bootstrap();
+        const ann = await store.createUser({ email: 'Ann@Example.COM', passwordHash: hash });
+        assert.match(ann.id, /^usr_[A-Za-z0-9]+$/);
+        assert.equal(ann.email, 'ann@example.com');
+        assert.deepEqual(ann.memberships, []);
+        await assert.rejects(store.createUser({ email: 'ANN@example.com', passwordHash: hash }), hasCode('WEIR_USER_EMAIL_TAKEN'));
+        const found = await store.userByEmail('aNN@EXAMPLE.com');
+        assert.equal(found?.id, ann.id);
+        assert.equal(found?.passwordHash, hash);
+        assert.equal(await store.userByEmail('bob@example.com'), undefined);
+        await store.createUser({ email: 'bob@example.com', passwordHash: hash });
+        assert.deepEqual((await store.listUsers()).map((u) => u.email), ['ann@example.com', 'bob@example.com']);
+      });
+
+      it('sets one role per user and workspace, replacing the previous one', async () => {
+        const { workspace } = await store.bootstrap();
+        const acme = await store.createWorkspace('acme');
+        const ann = await store.createUser({ email: 'ann@example.com', passwordHash: hash });
+        await store.setMembership(ann.id, workspace.id, 'viewer');
+        await store.setMembership(ann.id, acme.id, 'editor');
+        await store.setMembership(ann.id, workspace.id, 'admin');
+        assert.deepEqual((await store.userByEmail(ann.email))?.memberships, [
+          { workspaceId: workspace.id, role: 'admin' },
+          { workspaceId: acme.id, role: 'editor' },
+        ]);
+        assert.deepEqual((await store.listUsers())[0]?.memberships.length, 2);
+        await assert.rejects(store.setMembership('usr_nobody', workspace.id, 'viewer'), hasCode('WEIR_USER_NOT_FOUND'));
+        await assert.rejects(store.setMembership(ann.id, 'ws_nope', 'viewer'), hasCode('WEIR_API_INVALID_REQUEST'));
+      });
+
+      it('keeps sessions by id hash until they expire, renews and deletes them', async () => {
+        const { workspace } = await store.bootstrap();
+        const ann = await store.createUser({ email: 'ann@example.com', passwordHash: hash });
+        await store.setMembership(ann.id, workspace.id, 'editor');
+        const t0 = new Date(Date.UTC(2026, 0, 1));
+        const at = (ms: number) => new Date(t0.getTime() + ms);
+        await store.createSession({ idHash: 'h1', userId: ann.id, csrfToken: 'c1', createdAt: t0, expiresAt: at(1000) });
+        await store.createSession({ idHash: 'h2', userId: ann.id, csrfToken: 'c2', createdAt: t0, expiresAt: at(5000) });
+
+        const s = await store.getSession('h1', at(500));
+        assert.ok(s);
+        assert.equal(s.csrfToken, 'c1');
+        assert.equal(s.userId, ann.id);
+        assert.equal(s.user.email, 'ann@example.com');
+        assert.deepEqual(s.user.memberships, [{ workspaceId: workspace.id, role: 'editor' }]);
+        assert.deepEqual([s.createdAt, s.lastSeenAt, s.expiresAt], [t0, t0, at(1000)]);
+        assert.equal(await store.getSession('h1', at(1000)), undefined, 'expired at its expiry time');
+        assert.equal(await store.getSession('nope', at(0)), undefined);
+
+        await store.renewSession('h1', at(900), at(3000));
+        const renewed = await store.getSession('h1', at(2000));
+        assert.deepEqual([renewed?.lastSeenAt, renewed?.expiresAt], [at(900), at(3000)]);
+
+        assert.equal(await store.deleteExpiredSessions(at(4000)), 1);
+        assert.equal(await store.getSession('h1', at(0)), undefined);
+        await store.deleteSession('h2');
+        assert.equal(await store.getSession('h2', at(0)), undefined);
+      });
+
+      it('deletes a user with their memberships and sessions', async () => {
+        const { workspace } = await store.bootstrap();
+        const ann = await store.createUser({ email: 'ann@example.com', passwordHash: hash });
+        await store.setMembership(ann.id, workspace.id, 'admin');
+        const now = new Date();
+        await store.createSession({ idHash: 'h', userId: ann.id, csrfToken: 'c', createdAt: now, expiresAt: new Date(now.getTime() + 60_000) });
+        await store.deleteUser(ann.id);
+        assert.equal(await store.userByEmail(ann.email), undefined);
+        assert.equal(await store.getSession('h', now), undefined);
+        const again = await store.createUser({ email: 'ann@example.com', passwordHash: hash });
+        assert.deepEqual(again.memberships, []);
+      });
+
+      it('counts sign-in failures per key in a window that restarts once it has passed', async () => {
+        await store.bootstrap();
+        const t0 = new Date(Date.UTC(2026, 0, 1));
+        const at = (ms: number) => new Date(t0.getTime() + ms);
+        assert.deepEqual(await store.addLoginFailure('k', t0, 1000), { failures: 1, windowStart: t0 });
+        assert.deepEqual(await store.addLoginFailure('k', at(400), 1000), { failures: 2, windowStart: t0 });
+        assert.deepEqual(await store.addLoginFailure('other', at(400), 1000), { failures: 1, windowStart: at(400) });
+        assert.deepEqual(await store.loginFailures('k', at(900), 1000), { failures: 2, windowStart: t0 });
+        assert.equal(await store.loginFailures('k', at(1500), 1000), undefined);
+        assert.deepEqual(await store.addLoginFailure('k', at(1500), 1000), { failures: 1, windowStart: at(1500) });
+        await Promise.all(Array.from({ length: 5 }, () => store.addLoginFailure('k', at(1600), 1000)));
+        assert.equal((await store.loginFailures('k', at(1600), 1000))?.failures, 6);
+        await store.clearLoginFailures('k');
+        assert.equal(await store.loginFailures('k', at(1600), 1000), undefined);
+      });
+    });
+
+    describe('failed events of several sources', () => {
+      it('filters by a list of source ids; an empty list matches nothing', async () => {
+        await store.bootstrap();
+        await store.insertFailedEvents([
+          failed({ offset: 1, sourceId: 'src_a' }),
+          failed({ offset: 2, sourceId: 'src_b' }),
+          failed({ offset: 3, sourceId: 'src_c' }),
+        ]);
+        assert.deepEqual((await store.listFailedEvents({ sourceIds: ['src_a', 'src_c'] })).map((e) => e.sourceId).sort(), ['src_a', 'src_c']);
+        assert.deepEqual(await store.listFailedEvents({ sourceIds: [] }), []);
+        assert.deepEqual(await store.countFailedEvents({ sourceIds: ['src_b'] }), new Map([['WEIR_EVENT_MISSING_TYPE', 1]]));
+      });
+    });
+
     it('close() can be called twice', async () => {
       await store.bootstrap();
       await store.close();

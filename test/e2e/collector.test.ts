@@ -154,10 +154,10 @@ describe('collector over real HTTP (weir up)', () => {
     assert.match(text, /weir_failed_events_total\{reason="WEIR_EVENT_MISSING_EVENT_NAME"\} [1-9]/);
   });
 
-  test('management API needs the admin token; a write key cannot read', async () => {
+  test('management API needs a session or the admin token; a write key cannot read', async () => {
     const none = await fetch(`${server.url}/api/sources`);
     assert.equal(none.status, 401);
-    assert.equal(((await none.json()) as { code: string }).code, 'WEIR_AUTH_MISSING_TOKEN');
+    assert.equal(((await none.json()) as { code: string }).code, 'WEIR_AUTH_NO_SESSION');
     const withWriteKey = await fetch(`${server.url}/api/sources`, { headers: { authorization: `Bearer ${server.writeKey}` } });
     assert.equal(withWriteKey.status, 401);
     const basicWriteKey = await fetch(`${server.url}/api/sources`, { headers: auth() });

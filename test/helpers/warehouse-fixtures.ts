@@ -13,6 +13,29 @@ export const CLICKHOUSE_URL = 'http://127.0.0.1:8123';
 
 export type FixtureOrSkip = WarehouseFixture | { skip: string };
 
+/** Why the local PostgreSQL cannot be used, or undefined when it can. */
+export async function postgresUnreachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.end();
+    return undefined;
+  } catch (err) {
+    return `PostgreSQL at 127.0.0.1:5432 unreachable: ${(err as Error).message}`;
+  }
+}
+
+/** Drops a schema of the local PostgreSQL with everything in it. */
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${client.escapeIdentifier(schema)} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
 function message(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.cause instanceof Error ? err.cause.message : err.message;

@@ -18,8 +18,9 @@ export interface RunResult {
 }
 
 /** Runs a `weir` command to completion. */
-export function weir(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): RunResult {
+export function weir(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string } = {}): RunResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
+    input: opts.input,
     env: { ...process.env, ...opts.env },
     cwd: opts.cwd,
     encoding: 'utf8',
@@ -58,7 +59,7 @@ export class WeirServer {
    * await server.stop();
    * ```
    */
-  static async start(opts: { dataDir: string; env?: NodeJS.ProcessEnv; workers?: number; port?: number }): Promise<WeirServer> {
+  static async start(opts: { dataDir: string; env?: NodeJS.ProcessEnv; workers?: number; port?: number; startTimeoutMs?: number }): Promise<WeirServer> {
     const child = spawn(process.execPath, [CLI, 'up'], {
       env: {
         ...process.env,
@@ -79,7 +80,15 @@ export class WeirServer {
       output.stderr += d;
     });
     const banner = await new Promise<{ port: number; writeKey?: string; adminToken?: string }>((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`weir up did not start:\n${output.stdout}\n${output.stderr}`)), 30_000);
+      const timer = setTimeout(() => {
+        // A server that started too slowly must not outlive the test (it would hold a port and CPU).
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        reject(new Error(`weir up did not start:\n${output.stdout}\n${output.stderr}`));
+      }, opts.startTimeoutMs ?? 30_000);
       child.stdout!.on('data', (d: string) => {
         output.stdout += d;
         const port = /running on http:\/\/[^:]+:(\d+)/.exec(output.stdout)?.[1];
@@ -190,4 +199,17 @@ export function tailAll(dataDir: string, opts: { failed?: boolean } = {}): Array
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, any>);
+}
+
+/**
+ * A TCP port that was free a moment ago. For servers that must keep their port across restarts
+ * of all their workers (with port 0, node:cluster picks a new one when the last worker dies).
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise((r) => srv.close(r));
+  return port;
 }

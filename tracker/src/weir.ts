@@ -148,11 +148,14 @@ function start(script: HTMLScriptElement): void {
   const track = (event: string, properties?: Props): void =>
     enqueue({ type: 'track', event, properties: { page_view_id: pageViewId, ...properties } });
 
-  const ping = (): void => {
+  // The last ping of a page view, on pagehide, says so (page_leave), so live views drop the
+  // reader at once instead of when the window runs out.
+  const ping = (leave?: boolean): void => {
     track('Page Ping', {
       engaged_seconds: engaged - reported,
       total_engaged_seconds: engaged,
       max_scroll_depth: depth,
+      ...(leave && { page_leave: true }),
     });
     reported = engaged;
   };
@@ -207,10 +210,11 @@ function start(script: HTMLScriptElement): void {
   }, 1e3);
 
   const onLeave = (e: Event): void => {
-    if (e.type == 'pagehide' || d.visibilityState == 'hidden') {
-      reportRest();
-      flush(true);
-    }
+    if (e.type == 'pagehide') {
+      if (pageViewId) ping(true);
+    } else if (d.visibilityState == 'hidden') reportRest();
+    else return;
+    flush(true);
   };
   w.addEventListener('pagehide', onLeave);
   d.addEventListener('visibilitychange', onLeave);

@@ -5,7 +5,7 @@ import { createLogger } from '../../observability/logger.js';
 import type { Model, Project } from '../../pipelines/definitions/model.js';
 import { formatDuration } from '../../pipelines/definitions/durations.js';
 import { loadProject } from '../../pipelines/definitions/project.js';
-import { backfillPartitions, manualPartitions, planRun, selectModels } from '../../pipelines/runner/plan.js';
+import { backfillPartitions, manualRun, planRun, selectModels } from '../../pipelines/runner/plan.js';
 import { startPipelineWorker } from '../../pipelines/runner/worker.js';
 import type { PipelineStore } from '../../pipelines/store/pipeline-store.js';
 import type { RunDetail, RunView, TaskState, TaskView } from '../../pipelines/store/types.js';
@@ -104,7 +104,12 @@ function taskLine(t: TaskView): string {
  * can open the warehouse it runs a worker itself; otherwise (the DuckDB file is held by a
  * running `weir up`) the server's pipeline worker does the work and this only follows it.
  */
-async function execute(ctx: Context, store: PipelineStore, runId: string, opts: { concurrency: number; detach?: boolean; bar?: boolean; resumeHint: string }): Promise<void> {
+async function execute(
+  ctx: Context,
+  store: PipelineStore,
+  runId: string,
+  opts: { concurrency: number; detach?: boolean; bar?: boolean; resumeHint: string; project?: Project },
+): Promise<void> {
   if (opts.detach) {
     out(runId);
     return;
@@ -139,6 +144,7 @@ async function execute(ctx: Context, store: PipelineStore, runId: string, opts: 
           schema: ctx.config.pipelines.schema,
           sourceSchema: ctx.config.pipelines.sourceSchema,
           pollMs: 100,
+          project: opts.project,
         })
       : undefined;
     const run = await follow(store, runId, stop.signal, worker?.done, opts.bar === true, reported);
@@ -283,24 +289,16 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
     .action(async (models: string[], opts: { partition?: Date; full?: boolean; concurrency?: number; detach?: boolean }, command: Command) => {
       const ctx = context(loadConfig, command);
       const project = validProject(ctx);
-      const selected = selectModels(project, models);
-      const now = new Date();
+      const plan = manualRun(project, { models, partition: opts.partition, full: opts.full, now: new Date() });
       await withStore(ctx, async (store) => {
-        const runId = await store.createRun(
-          planRun(project, {
-            kind: 'manual',
-            models: selected,
-            partitions: manualPartitions({ at: opts.partition, full: opts.full, now }),
-            params: { models, partition: opts.partition?.toISOString(), full: opts.full === true },
-            stopOnFailure: false,
-          }),
-        );
+        const runId = await store.createRun(plan);
         const run = await store.getRun(runId);
         err(`weir: run ${runId}: ${run?.taskCount ?? 0} task(s)`);
         await execute(ctx, store, runId, {
           concurrency: opts.concurrency ?? ctx.config.pipelines.concurrency,
           detach: opts.detach,
           resumeHint: `\`weir pipelines retry ${runId}\` once it has finished runs what did not succeed.`,
+          project,
         });
       });
     });
@@ -360,7 +358,7 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
               err(`weir: backfill run ${runId}: ${run?.taskCount ?? 0} task(s)`);
             }
           }
-          await execute(ctx, store, runId, { concurrency: opts.concurrency, detach: opts.detach, bar: true, resumeHint: again });
+          await execute(ctx, store, runId, { concurrency: opts.concurrency, detach: opts.detach, bar: true, resumeHint: again, project });
         });
       },
     );

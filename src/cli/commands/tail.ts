@@ -47,7 +47,8 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
           lastEventAt = Date.now();
           const lines: string[] = [];
           for (const r of records) {
-            if (opts.source !== undefined && decodeLogRecord(r.value).sourceId !== opts.source) continue;
+            // Records as stored: an event's deferred enrichment shows as its `enrich` list.
+            if (opts.source !== undefined && decodeLogRecord(r.value, { enrich: false }).sourceId !== opts.source) continue;
             lines.push(r.value.toString('utf8'));
             if (opts.limit !== undefined && printed + lines.length >= opts.limit) break;
           }

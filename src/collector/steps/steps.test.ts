@@ -94,6 +94,22 @@ test('normaliseEvent merges batch context and integrations, item wins', () => {
   assert.deepEqual(item.context, { page: { path: '/x' } }, 'the received item is not changed');
 });
 
+test('normaliseEvent merges contexts in spread order; the item\'s ip, then the batch\'s, then the request\'s', () => {
+  const receivedAt = new Date();
+  const iso = receivedAt.toISOString();
+  const merged = (own: Record<string, unknown> | undefined, batch: Record<string, unknown> | undefined, ip: string | undefined) => {
+    const r = normaliseEvent({ type: 'track', event: 'A', userId: 'u', ...(own && { context: own }) }, { receivedAt, context: batch, ip }, iso);
+    assert.ok(r.ok);
+    return JSON.stringify(r.event.context);
+  };
+  const own = { locale: 'en', ip: '1.1.1.1', page: { path: '/own' } };
+  const batch = { page: { path: '/batch' }, ip: '2.2.2.2', library: { name: 'lib' } };
+  assert.equal(merged(own, batch, '3.3.3.3'), JSON.stringify({ page: { path: '/own' }, library: { name: 'lib' }, locale: 'en', ip: '1.1.1.1' }));
+  assert.equal(merged({ locale: 'en' }, batch, '3.3.3.3'), JSON.stringify({ page: { path: '/batch' }, library: { name: 'lib' }, locale: 'en', ip: '2.2.2.2' }));
+  assert.equal(merged({ ip: null }, batch, '3.3.3.3'), JSON.stringify({ page: { path: '/batch' }, library: { name: 'lib' }, ip: '3.3.3.3' }));
+  assert.equal(merged(own, batch, undefined), JSON.stringify({ page: { path: '/own' }, library: { name: 'lib' }, locale: 'en' }));
+});
+
 test('normaliseEvent keeps the client ip only when asked', () => {
   const receivedAt = new Date();
   const iso = receivedAt.toISOString();

@@ -1,10 +1,12 @@
 import { WeirError } from '../../errors/catalogue.js';
+import { DataSignal } from '../data-signal.js';
+import { LogLifecycle } from '../log-lifecycle.js';
 import type { ConsumerOptions, EventLog, LogConsumer, LogWriter, PartitionStats } from '../event-log.js';
 import { nodeFileLayer, type FileLayer } from '../file-layer.js';
 import { FileLogConsumer, type ConsumerHost } from './consumer.js';
 import { CorruptionReporter, type CorruptionInfo, type LogLogger } from './corruption.js';
-import { HeadFileReader, type HeadState } from './head.js';
-import { assertGroup, assertPartition, errDetail, listPartitions, listSegments, PartitionLayout } from './layout.js';
+import { HeadFileReader, type DurableHead, type HeadState } from './head.js';
+import { errDetail, listPartitions, listSegments, PartitionLayout } from './layout.js';
 import { listGroupFiles, readCommitted } from './offsets.js';
 import { FilePartitionWriter } from './partition-writer.js';
 import { scanNextOffset } from './recovery.js';
@@ -65,13 +67,12 @@ export async function openFileEventLog(options: FileEventLogOptions): Promise<Ev
 }
 
 class FileEventLog implements EventLog, ConsumerHost {
-  private readonly writers = new Map<number, FilePartitionWriter>();
-  private readonly opening = new Map<number, Promise<FilePartitionWriter>>();
-  private readonly consumers = new Set<FileLogConsumer>();
+  private readonly lifecycle = new LogLifecycle<FilePartitionWriter, FileLogConsumer>();
   private readonly headReaders = new Map<number, HeadFileReader>();
   private readonly layouts = new Map<number, PartitionLayout>();
-  private waiters = new Set<() => void>();
-  private closed = false;
+  /** Partitions whose writer failed and has not been reopened yet: the last head its syncs covered. */
+  private readonly trustedHeads = new Map<number, DurableHead>();
+  private readonly dataSignal = new DataSignal();
   partitionsVersion = 0;
 
   constructor(
@@ -86,54 +87,39 @@ class FileEventLog implements EventLog, ConsumerHost {
     return listPartitions(this.fileLayer, this.dir);
   }
 
-  async openWriter(partition: number): Promise<LogWriter> {
-    this.assertOpen();
-    assertPartition(partition);
-    const existing = this.writers.get(partition);
-    // A failed writer must be reopened (recovery runs again); a healthy one is the partition's only writer.
-    if (existing?.state === 'open' || this.opening.has(partition)) throw new WeirError('WEIR_LOG_LOCKED', { partition, pid: process.pid });
-    const opening = (async () => {
-      if (existing) await existing.close();
-      return FilePartitionWriter.open({
-        fileLayer: this.fileLayer,
-        root: this.dir,
-        layout: this.layout(partition),
-        segmentBytes: this.segmentBytes,
-        logger: this.logger,
-        reporter: this.reporter,
-        onDurable: () => this.notify(),
-        onClosed: (w) => {
-          if (this.writers.get(w.partition) === w) this.writers.delete(w.partition);
-        },
-        registeredOffsets: (p) => this.registeredOffsets(p),
-      });
-    })();
-    this.opening.set(partition, opening);
-    try {
-      const writer = await opening;
-      if (this.closed) {
-        await writer.close();
-        throw new WeirError('WEIR_LOG_CLOSED');
-      }
-      this.writers.set(partition, writer);
-      this.partitionsVersion++;
-      this.notify();
-      return writer;
-    } finally {
-      this.opening.delete(partition);
-    }
+  openWriter(partition: number): Promise<LogWriter> {
+    // A writer of this process that failed knows what its syncs covered; nothing after that is
+    // trusted, until a reopen has cut the partition back to it (a reopen may fail and be retried).
+    const existing = this.lifecycle.writer(partition);
+    if (existing?.state === 'failed') this.trustedHeads.set(partition, existing.head);
+    const trustedHead = this.trustedHeads.get(partition);
+    return this.lifecycle.openWriter(
+      partition,
+      () =>
+        FilePartitionWriter.open({
+          fileLayer: this.fileLayer,
+          root: this.dir,
+          layout: this.layout(partition),
+          segmentBytes: this.segmentBytes,
+          logger: this.logger,
+          reporter: this.reporter,
+          onDurable: () => this.notify(),
+          onClosed: (w) => this.lifecycle.writerClosed(w),
+          registeredOffsets: (p) => this.registeredOffsets(p),
+          trustedHead,
+        }),
+      () => {
+        this.trustedHeads.delete(partition);
+        this.partitionsVersion++;
+        this.notify();
+      },
+    );
   }
 
-  async consumer(group: string, options: ConsumerOptions = {}): Promise<LogConsumer> {
-    this.assertOpen();
-    assertGroup(group);
-    const consumer = await FileLogConsumer.create(this, group, { start: options.start ?? 'earliest', ephemeral: options.ephemeral ?? false });
-    if (this.closed) {
-      await consumer.close();
-      throw new WeirError('WEIR_LOG_CLOSED');
-    }
-    this.consumers.add(consumer);
-    return consumer;
+  consumer(group: string, options: ConsumerOptions = {}): Promise<LogConsumer> {
+    return this.lifecycle.addConsumer(group, () =>
+      FileLogConsumer.create(this, group, { start: options.start ?? 'earliest', ephemeral: options.ephemeral ?? false }),
+    );
   }
 
   async stats(): Promise<PartitionStats[]> {
@@ -170,17 +156,17 @@ class FileEventLog implements EventLog, ConsumerHost {
     return out;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.notify();
-    const errors: unknown[] = [];
-    for (const consumer of [...this.consumers]) await consumer.close().catch((err: unknown) => errors.push(err));
-    await Promise.all([...this.opening.values()].map((p) => p.catch(() => undefined)));
-    for (const writer of [...this.writers.values()]) await writer.close().catch((err: unknown) => errors.push(err));
-    for (const reader of this.headReaders.values()) await reader.close().catch((err: unknown) => errors.push(err));
-    this.headReaders.clear();
-    if (errors.length > 0) throw errors[0];
+  close(): Promise<void> {
+    return this.lifecycle.close(
+      () => this.notify(),
+      async () => {
+        const readers = [...this.headReaders.values()];
+        this.headReaders.clear();
+        const results = await Promise.allSettled(readers.map((r) => r.close()));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      },
+    );
   }
 
   // ConsumerHost
@@ -192,7 +178,7 @@ class FileEventLog implements EventLog, ConsumerHost {
   }
 
   async head(partition: number): Promise<HeadState> {
-    const writer = this.writers.get(partition);
+    const writer = this.lifecycle.writer(partition);
     if (writer) return writer.head;
     let reader = this.headReaders.get(partition);
     if (!reader) this.headReaders.set(partition, (reader = new HeadFileReader(this.fileLayer, this.layout(partition).head)));
@@ -219,22 +205,11 @@ class FileEventLog implements EventLog, ConsumerHost {
   }
 
   waitForData(ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.closed || signal?.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+    return this.lifecycle.closed ? Promise.resolve() : this.dataSignal.wait(ms, signal);
   }
 
   consumerClosed(consumer: FileLogConsumer): void {
-    this.consumers.delete(consumer);
+    this.lifecycle.consumerClosed(consumer);
   }
 
   /** Committed offsets in `partition` of every registered group; a group with none there has read nothing. */
@@ -244,13 +219,7 @@ class FileEventLog implements EventLog, ConsumerHost {
   }
 
   private notify(): void {
-    if (this.waiters.size === 0) return;
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const wake of waiters) wake();
+    this.dataSignal.notify();
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new WeirError('WEIR_LOG_CLOSED');
-  }
 }

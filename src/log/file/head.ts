@@ -57,6 +57,7 @@ export type HeadState = DurableHead | 'absent' | 'unknown';
  */
 export class HeadFileReader {
   private fh: FileHandleLike | undefined;
+  private opening: Promise<FileHandleLike> | undefined;
   private readonly buf = Buffer.allocUnsafe(HEAD_BYTES);
 
   constructor(
@@ -66,8 +67,10 @@ export class HeadFileReader {
 
   async read(): Promise<HeadState> {
     if (!this.fh) {
+      // One open shared by concurrent readers: a second handle would be dropped unclosed.
+      this.opening ??= this.fileLayer.open(this.path, 'r').finally(() => (this.opening = undefined));
       try {
-        this.fh = await this.fileLayer.open(this.path, 'r');
+        this.fh = await this.opening;
       } catch (err) {
         if (isErrno(err, 'ENOENT')) return 'absent';
         throw err;

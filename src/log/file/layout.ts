@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { WeirError } from '../../errors/catalogue.js';
 import type { FileLayer } from '../file-layer.js';
 
 /**
@@ -42,8 +41,6 @@ export class PartitionLayout {
 
 const SEGMENT_RE = /^(\d{20})\.seg$/;
 const PARTITION_RE = /^(0|[1-9]\d{0,8})$/;
-const GROUP_RE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/;
-
 /** `00000000000000000042.seg` for base offset 42. */
 export function segmentName(base: number): string {
   return `${String(base).padStart(20, '0')}.seg`;
@@ -77,20 +74,7 @@ export async function readdirOrEmpty(fileLayer: FileLayer, dir: string): Promise
   }
 }
 
-export function assertPartition(partition: number): void {
-  if (!Number.isSafeInteger(partition) || partition < 0 || partition > 999_999_999) {
-    throw new WeirError('WEIR_CONFIG_INVALID', { detail: `log partition must be an integer from 0, got ${partition}` });
-  }
-}
-
-/** Group names become file names, so they are restricted to a safe alphabet. */
-export function assertGroup(group: string): void {
-  if (!GROUP_RE.test(group)) {
-    throw new WeirError('WEIR_CONFIG_INVALID', {
-      detail: `consumer group "${group}" must be 1-128 letters, digits, ".", "_" or "-", not starting with "."`,
-    });
-  }
-}
+export { assertGroup, assertPartition } from '../names.js';
 
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;

@@ -22,6 +22,11 @@ export interface PartitionWriterOptions {
   onClosed(writer: FilePartitionWriter): void;
   /** Committed next offsets, for this partition, of every registered consumer group. */
   registeredOffsets(partition: number): Promise<number[]>;
+  /**
+   * The durable head of this partition's previous writer when that writer failed in this
+   * process: nothing after it is trusted (see {@link FilePartitionWriter.open}).
+   */
+  trustedHead?: DurableHead;
 }
 
 /** An append waiting for its flush round. */
@@ -96,6 +101,7 @@ export class FilePartitionWriter implements LogWriter {
     let segment: FileHandleLike | undefined;
     let headFile: FileHandleLike | undefined;
     try {
+      if (options.trustedHead) await distrustTail(fileLayer, layout, options.trustedHead);
       const bases = await listSegments(fileLayer, layout.dir);
       let base = bases[bases.length - 1];
       let size = 0;
@@ -109,6 +115,16 @@ export class FilePartitionWriter implements LogWriter {
         ({ size, nextOffset } = await recoverSegment(fileLayer, layout, base, segment, options.reporter));
       }
       nextOffset = Math.max(nextOffset, base);
+      if (options.trustedHead && size > 0) {
+        // After a failed writer, appends go to a fresh file (fresh blocks) rather than after the
+        // tail whose write-back failed.
+        await segment.close();
+        segment = undefined;
+        base = nextOffset;
+        size = 0;
+        segment = await fileLayer.open(layout.segment(base), 'w+');
+        await fileLayer.syncDir(layout.dir);
+      }
       const head: DurableHead = { segmentBase: base, segmentLength: size, nextOffset };
       headFile = await openHeadFile(fileLayer, layout, head);
       return new FilePartitionWriter(options, lock, segment, headFile, base, size, nextOffset);
@@ -285,7 +301,9 @@ export class FilePartitionWriter implements LogWriter {
   private async writeFailed(err: unknown, round: PendingAppend[], truncate: boolean): Promise<void> {
     const affected = round.concat(this.queue.splice(0));
     this.nextOffset = this.durable.nextOffset;
-    const error = new WeirError('WEIR_LOG_WRITE_FAILED', { detail: errDetail(err) }, { cause: err });
+    const error = isDiskFull(err)
+      ? new WeirError('WEIR_LOG_DISK_FULL', { detail: errDetail(err), retryAfter: DISK_FULL_RETRY_AFTER_S }, { cause: err })
+      : new WeirError('WEIR_LOG_WRITE_FAILED', { detail: errDetail(err) }, { cause: err });
     this.options.logger.error({ partition: this.partition, err, code: error.code }, 'event log write failed');
     if (truncate) {
       try {
@@ -337,6 +355,48 @@ export class FilePartitionWriter implements LogWriter {
       }
       this.headWriteFailed = true;
     }
+  }
+}
+
+/** Seconds a client is asked to wait when the disk is full: space rarely comes back within one. */
+const DISK_FULL_RETRY_AFTER_S = 5;
+
+function isDiskFull(err: unknown): boolean {
+  return isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT');
+}
+
+/**
+ * Cuts the partition back to `trusted`, the durable head of a writer of this process that failed.
+ *
+ * Why not simply run recovery on what the file holds: after a failed fdatasync Linux may mark the
+ * unwritten pages clean and report the error only once (PostgreSQL's "fsyncgate"), so the bytes
+ * of the failed round can still be read back from the page cache, pass their CRC, and a later
+ * fdatasync "succeeds" without them being on disk. Recovery would keep them and publish them to
+ * consumers, which could commit past records that a power loss then takes away, while their
+ * offsets are handed out again to new records. The writer knows exactly what its successful syncs
+ * covered, so everything after that is dropped: segments created after the trusted one (they hold
+ * no acknowledged record) and the trusted segment's bytes after its synced length. None of it was
+ * acknowledged, so clients still have it and retry. The caller then starts a new segment.
+ *
+ * Residual risk, accepted: if the process dies between the failure and this cut, the next process
+ * only has the file to go by and keeps what passes its CRC.
+ */
+async function distrustTail(fileLayer: FileLayer, layout: PartitionLayout, trusted: DurableHead): Promise<void> {
+  let removed = false;
+  for (const base of await listSegments(fileLayer, layout.dir)) {
+    if (base <= trusted.segmentBase) continue;
+    await fileLayer.unlink(layout.segment(base));
+    removed = true;
+  }
+  if (removed) await fileLayer.syncDir(layout.dir);
+  const fh = await fileLayer.open(layout.segment(trusted.segmentBase), 'r+');
+  try {
+    if ((await fh.size()) > trusted.segmentLength) {
+      await fh.truncate(trusted.segmentLength);
+      await fh.datasync();
+    }
+  } finally {
+    await fh.close();
   }
 }
 

@@ -13,7 +13,7 @@
  * `/proc/<pid>/task/<tid>/children` (Linux). Elsewhere steps start with `spawn` (shell.ts).
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, readdirSync, readFileSync, rmSync, unlink } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -86,7 +86,8 @@ function takeOutput(file: string, max: number): string {
     return buf.toString('utf8');
   } finally {
     closeSync(fd);
-    unlinkSync(file);
+    // Off the event loop: on a journaling file system an unlink costs more than the read.
+    unlink(file, () => {});
   }
 }
 

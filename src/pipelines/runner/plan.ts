@@ -84,3 +84,22 @@ export function manualPartitions(options: { at?: Date; full?: boolean; now: Date
 export function backfillPartitions(from: Date, to: Date): (model: Model) => Partition[] {
   return (model) => partitionsBetween(model.partition, from, to);
 }
+
+/**
+ * The run `weir pipelines run` and the API's "run now" create: the selected models (all when
+ * none is named; `name+` and `+name` as in {@link selectModels}), one partition each.
+ *
+ * @example
+ * ```ts
+ * const runId = await store.createRun(manualRun(project, { models: ['sessions+'], now: new Date() }));
+ * ```
+ */
+export function manualRun(project: Project, request: { models: readonly string[]; partition?: Date; full?: boolean; now: Date; via?: string }): RunPlan {
+  return planRun(project, {
+    kind: 'manual',
+    models: selectModels(project, request.models),
+    partitions: manualPartitions({ at: request.partition, full: request.full, now: request.now }),
+    params: { models: request.models, partition: request.partition?.toISOString(), full: request.full === true, ...(request.via === undefined ? {} : { via: request.via }) },
+    stopOnFailure: false,
+  });
+}

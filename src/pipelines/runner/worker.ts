@@ -43,6 +43,8 @@ export interface PipelineWorkerOptions {
   leaseMs?: number;
   /** How often to look for work when none is ready; default 1 s (a finished task looks at once). */
   pollMs?: number;
+  /** The folder as the caller has just read it; read again when a file in it changes. */
+  project?: Project;
   /** Work only on these runs, and return once they have all finished (the CLI's mode). */
   runIds?: readonly string[];
   /** Fire schedules and watermark triggers; default: on, unless `runIds` is given. */
@@ -92,7 +94,15 @@ class ProjectCache {
     private readonly dir: string,
     private readonly schema: string,
     private readonly logger: Logger,
-  ) {}
+    loaded?: Project,
+  ) {
+    // A caller that has just read the folder (the CLI, to plan its run) saves a second parse.
+    if (loaded) {
+      this.project = loaded;
+      this.signature = folderSignature(dir);
+      this.checkedAt = Date.now();
+    }
+  }
 
   get(): Project {
     const now = Date.now();
@@ -149,7 +159,7 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
   const pollMs = o.pollMs ?? 1000;
   const maxRetryDelayMs = o.maxRetryDelayMs ?? 600_000;
   const fireTriggers = o.triggers ?? o.runIds === undefined;
-  const projects = new ProjectCache(o.dir, o.schema ?? 'analytics', logger);
+  const projects = new ProjectCache(o.dir, o.schema ?? 'analytics', logger, o.project);
   const started = new Date();
   const inflight = new Map<string, { task: ClaimedTask; controller: AbortController; done: Promise<void> }>();
   /** Wakes the loop: a task finished, a retry came due, or the worker is stopping. */

@@ -22,6 +22,7 @@
 import type { Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import { sql } from 'kysely';
 import { newId } from '../../state/ids.js';
+import { PreparedQuery, type Param } from '../../state/prepared-query.js';
 import type { SqlFamily } from '../../state/migrations.js';
 import type { Database, PipelineRunsTable, PipelineTasksTable } from '../../state/schema.js';
 import { WeirError } from '../../errors/catalogue.js';
@@ -108,11 +109,16 @@ export class PipelineStore {
   readonly #family: SqlFamily;
   readonly #release: (() => Promise<void>) | undefined;
   #closed: Promise<void> | undefined;
+  /** The statements every task runs, compiled once (see `state/prepared-query.ts`). */
+  readonly #hot: ReturnType<typeof hotQueries>;
+  /** Claims, by the number of runs they are limited to (-1: any run). */
+  readonly #claims = new Map<number, PreparedQuery<Database, Record<string, string>, ClaimedRow>>();
 
   constructor(options: PipelineStoreOptions) {
     this.#db = options.db;
     this.#family = options.family;
     this.#release = options.release;
+    this.#hot = hotQueries(options.db);
   }
 
   get family(): SqlFamily {
@@ -235,48 +241,58 @@ export class PipelineStore {
   async #claimIn(trx: Transaction<Database>, worker: string, leaseMs: number, runIds?: readonly string[]): Promise<ClaimedTask | undefined> {
     const nowMs = Date.now();
     const now = iso(nowMs);
-    let candidate = trx
-      .selectFrom('pipeline_tasks as t')
-      .innerJoin('pipeline_runs as r', 'r.id', 't.run_id')
-      .select('t.id')
-      .where('t.state', '=', 'ready')
-      .where('t.ready_at', '<=', now)
-      .where((eb) =>
-        eb.or([
-          eb('r.max_parallel', 'is', null),
-          eb(
-            'r.max_parallel',
-            '>',
-            eb.selectFrom('pipeline_tasks as x').select((x) => x.fn.countAll<number>().as('n')).whereRef('x.run_id', '=', 't.run_id').where('x.state', '=', 'running'),
-          ),
-        ]),
-      )
-      // Older runs first, each in plan order: an index walk that stops at the first task it may
-      // take, however many are ready.
-      .orderBy('t.queue_key')
-      .limit(1);
-    if (runIds !== undefined) candidate = candidate.where('t.run_id', 'in', runIds);
-    if (this.#family === 'postgres') candidate = candidate.forUpdate('t').skipLocked();
-    const row = await trx
-      .updateTable('pipeline_tasks')
-      .set({
-        state: 'running',
-        lease_owner: worker,
-        lease_expires_at: iso(nowMs + leaseMs),
-        attempts: sql`attempts + 1`,
-        started_at: sql`coalesce(started_at, ${now})`,
-      })
-      .where('id', '=', candidate)
-      .where('state', '=', 'ready')
-      .returning(['id', 'run_id', 'model', 'partition_key', 'partition_start', 'partition_end', 'attempts', 'failures'])
-      .executeTakeFirst();
+    const args: Record<string, string> = { now, worker, until: iso(nowMs + leaseMs) };
+    runIds?.forEach((id, i) => (args[`run${i}`] = id));
+    const row = (await this.#claimQuery(runIds?.length ?? -1).execute(trx, args)).rows[0];
     if (!row) return undefined;
     const attemptId = newId('att');
-    await trx
-      .insertInto('pipeline_attempts')
-      .values({ id: attemptId, task_id: row.id, run_id: row.run_id, number: row.attempts, worker, state: 'running', started_at: now, finished_at: null, error_code: null, error: null, log: '' })
-      .execute();
+    await this.#hot.insertAttempt.execute(trx, { id: attemptId, taskId: row.id, runId: row.run_id, number: row.attempts, worker, now });
     return { id: row.id, runId: row.run_id, model: row.model, partition: partitionOfRow(row), attempt: row.attempts, attemptId, failures: row.failures };
+  }
+
+  /** The claim statement for `runs` run ids (-1: any run), compiled once per length. */
+  #claimQuery(runs: number): PreparedQuery<Database, Record<string, string>, ClaimedRow> {
+    let query = this.#claims.get(runs);
+    if (query) return query;
+    query = new PreparedQuery(this.#db, (db, p: Param<Record<string, string>>) => {
+      let candidate = db
+        .selectFrom('pipeline_tasks as t')
+        .innerJoin('pipeline_runs as r', 'r.id', 't.run_id')
+        .select('t.id')
+        .where('t.state', '=', 'ready')
+        .where('t.ready_at', '<=', p('now'))
+        .where((eb) =>
+          eb.or([
+            eb('r.max_parallel', 'is', null),
+            eb(
+              'r.max_parallel',
+              '>',
+              eb.selectFrom('pipeline_tasks as x').select((x) => x.fn.countAll<number>().as('n')).whereRef('x.run_id', '=', 't.run_id').where('x.state', '=', 'running'),
+            ),
+          ]),
+        )
+        // Older runs first, each in plan order: an index walk that stops at the first task it may
+        // take, however many are ready.
+        .orderBy('t.queue_key')
+        .limit(1);
+      if (runs >= 0) candidate = candidate.where('t.run_id', 'in', Array.from({ length: runs }, (_, i) => p(`run${i}`)));
+      if (this.#family === 'postgres') candidate = candidate.forUpdate('t').skipLocked();
+      return db
+        .updateTable('pipeline_tasks')
+        .set({
+          state: 'running',
+          lease_owner: p('worker'),
+          lease_expires_at: p('until'),
+          attempts: sql`attempts + 1`,
+          started_at: sql`coalesce(started_at, ${p('now')})`,
+        })
+        .where('id', '=', candidate)
+        .where('state', '=', 'ready')
+        .returning(['id', 'run_id', 'model', 'partition_key', 'partition_start', 'partition_end', 'attempts', 'failures']);
+    });
+    // Claims of up to a few runs at once are the common case; longer lists are rare and not kept.
+    if (runs <= 8) this.#claims.set(runs, query);
+    return query;
   }
 
   /**
@@ -317,24 +333,15 @@ export class PipelineStore {
       task,
       worker,
       async (trx, now) => {
-        await this.#leasedUpdate(trx, task, worker, { state: 'succeeded', finished_at: now, lease_owner: null, lease_expires_at: null, error_code: null, error: null, warnings: outcome.warnings });
-        await this.#endAttempt(trx, task, { state: 'succeeded', finished_at: now, log: tailOfLog(outcome.log) });
+        const held = await this.#hot.succeedTask.execute(trx, { id: task.id, worker, attempt: task.attempt, now, warnings: outcome.warnings });
+        if (held.numAffectedRows === 0n) throw new LeaseLost();
+        await this.#hot.succeedAttempt.execute(trx, { id: task.attemptId, now, log: tailOfLog(outcome.log) });
         await this.#insertChecks(trx, task, outcome.checks ?? [], now);
-        // The ids first, then the update by primary key: in one statement SQLite chose to walk
-        // every pending task of the store (200 µs a task at 3,000 pending).
-        const dependents = await this.#dependentsOf(trx, [task.id]);
-        if (dependents.length > 0) {
-          await trx
-            .updateTable('pipeline_tasks')
-            .set({
-              waiting_on: sql`waiting_on - 1`,
-              // SET reads the row as it was: waiting_on is the count before this decrement.
-              state: sql`case when waiting_on <= 1 then 'ready' else 'pending' end`,
-              ready_at: now,
-            })
-            .where('id', 'in', dependents)
-            .where('state', '=', 'pending')
-            .execute();
+        // The ids first, then the update by primary key, one at a time: in one statement SQLite
+        // chose to walk every pending task of the store (200 µs a task at 3,000 pending), and
+        // one prepared statement serves every task, however many dependents it has.
+        for (const { task_id: id } of (await this.#hot.dependents.execute(trx, { id: task.id })).rows) {
+          await this.#hot.countDown.execute(trx, { id, now });
         }
         return 1;
       },
@@ -531,12 +538,7 @@ export class PipelineStore {
         const nowMs = Date.now();
         const now = iso(nowMs);
         if (known !== undefined) {
-          const run = await trx
-            .updateTable('pipeline_runs')
-            .set({ updated_at: now, unfinished: sql`unfinished - ${known}` })
-            .where('id', '=', task.runId)
-            .returning('unfinished')
-            .executeTakeFirst();
+          const run = (await this.#hot.countOff.execute(trx, { id: task.runId, now, finished: known })).rows[0];
           await body(trx, now, nowMs);
           if (known > 0 && run && Number(run.unfinished) <= 0) await this.#closeRun(trx, task.runId, now);
           await then?.(trx);
@@ -661,9 +663,13 @@ export class PipelineStore {
     return { ...runView(run, counts), tasks };
   }
 
-  /** Runs, newest first; `before` pages on by creation time. */
-  async listRuns(filter: { limit?: number; before?: string; state?: RunState; kind?: RunKind; runKey?: string } = {}): Promise<RunView[]> {
+  /** Runs, newest first; `before` pages on by creation time; `model`: runs with a task of that model. */
+  async listRuns(filter: { limit?: number; before?: string; state?: RunState; kind?: RunKind; runKey?: string; model?: string } = {}): Promise<RunView[]> {
     let q = this.#db.selectFrom('pipeline_runs').selectAll();
+    const model = filter.model;
+    if (model !== undefined) {
+      q = q.where((eb) => eb.exists(eb.selectFrom('pipeline_tasks as t').select('t.id').whereRef('t.run_id', '=', 'pipeline_runs.id').where('t.model', '=', model)));
+    }
     if (filter.before !== undefined) q = q.where('created_at', '<', filter.before);
     if (filter.state !== undefined) q = q.where('state', '=', filter.state);
     if (filter.kind !== undefined) q = q.where('kind', '=', filter.kind);
@@ -774,6 +780,25 @@ export class PipelineStore {
     }));
   }
 
+  /** A model's newest finished tasks (its last runs), newest first. */
+  async listModelTasks(model: string, limit = 20): Promise<ModelLastRun[]> {
+    const rows = await this.#db
+      .selectFrom('pipeline_tasks')
+      .select(['model', 'run_id', 'partition_key', 'state', 'finished_at'])
+      .where('model', '=', model)
+      .where('finished_at', 'is not', null)
+      .orderBy('finished_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(lastRunOf);
+  }
+
+  /** The models with a task running now. */
+  async runningModels(): Promise<Set<string>> {
+    const rows = await this.#db.selectFrom('pipeline_tasks').select('model').distinct().where('state', '=', 'running').execute();
+    return new Set(rows.map((r) => r.model));
+  }
+
   /** The newest finished task of each model. */
   async lastRuns(): Promise<Map<string, ModelLastRun>> {
     const rows = await this.#db
@@ -782,12 +807,12 @@ export class PipelineStore {
       .where('t.finished_at', 'is not', null)
       .where('t.finished_at', '=', (eb) => eb.selectFrom('pipeline_tasks as u').select((x) => x.fn.max('u.finished_at').as('f')).whereRef('u.model', '=', 't.model'))
       .execute();
-    const out = new Map<string, ModelLastRun>();
-    for (const r of rows) {
-      out.set(r.model, { model: r.model, runId: r.run_id, partitionKey: r.partition_key, state: r.state as TaskState, finishedAt: r.finished_at ?? '' });
-    }
-    return out;
+    return new Map(rows.map((r) => [r.model, lastRunOf(r)]));
   }
+}
+
+function lastRunOf(r: Pick<Selectable<PipelineTasksTable>, 'model' | 'run_id' | 'partition_key' | 'state' | 'finished_at'>): ModelLastRun {
+  return { model: r.model, runId: r.run_id, partitionKey: r.partition_key, state: r.state as TaskState, finishedAt: r.finished_at ?? '' };
 }
 
 function runView(
@@ -807,5 +832,64 @@ function runView(
     updatedAt: r.updated_at,
     finishedAt: r.finished_at,
     counts,
+  };
+}
+
+/** What a claim returns of the task it took. */
+type ClaimedRow = Pick<Selectable<PipelineTasksTable>, 'id' | 'run_id' | 'model' | 'partition_key' | 'partition_start' | 'partition_end' | 'attempts' | 'failures'>;
+
+/** The statements of every task's claim and success, prepared once per store. */
+function hotQueries(db: Kysely<Database>) {
+  return {
+    insertAttempt: new PreparedQuery(db, (d, p: Param<{ id: string; taskId: string; runId: string; number: number; worker: string; now: string }>) =>
+      d.insertInto('pipeline_attempts').values({
+        id: p('id'),
+        task_id: p('taskId'),
+        run_id: p('runId'),
+        number: p('number'),
+        worker: p('worker'),
+        state: 'running',
+        started_at: p('now'),
+        finished_at: null,
+        error_code: null,
+        error: null,
+        log: '',
+      }),
+    ),
+    /** Counts finished tasks off their run (locking its row first, see the header). */
+    countOff: new PreparedQuery(db, (d, p: Param<{ id: string; now: string; finished: number }>) =>
+      d
+        .updateTable('pipeline_runs')
+        .set({ updated_at: p('now'), unfinished: sql`unfinished - ${p('finished')}` })
+        .where('id', '=', p('id'))
+        .returning('unfinished'),
+    ),
+    /** Succeeds a task while the worker holds its lease for this attempt. */
+    succeedTask: new PreparedQuery(db, (d, p: Param<{ id: string; worker: string; attempt: number; now: string; warnings: number }>) =>
+      d
+        .updateTable('pipeline_tasks')
+        .set({ state: 'succeeded', finished_at: p('now'), lease_owner: null, lease_expires_at: null, error_code: null, error: null, warnings: p('warnings') })
+        .where('id', '=', p('id'))
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', p('worker'))
+        .where('attempts', '=', p('attempt')),
+    ),
+    succeedAttempt: new PreparedQuery(db, (d, p: Param<{ id: string; now: string; log: string }>) =>
+      d.updateTable('pipeline_attempts').set({ state: 'succeeded', finished_at: p('now'), log: p('log') }).where('id', '=', p('id')),
+    ),
+    dependents: new PreparedQuery(db, (d, p: Param<{ id: string }>) => d.selectFrom('pipeline_task_deps').select('task_id').where('upstream_id', '=', p('id'))),
+    /** One upstream task of a pending task succeeded: it is ready once none is left. */
+    countDown: new PreparedQuery(db, (d, p: Param<{ id: string; now: string }>) =>
+      d
+        .updateTable('pipeline_tasks')
+        .set({
+          waiting_on: sql`waiting_on - 1`,
+          // SET reads the row as it was: waiting_on is the count before this decrement.
+          state: sql`case when waiting_on <= 1 then 'ready' else 'pending' end`,
+          ready_at: p('now'),
+        })
+        .where('id', '=', p('id'))
+        .where('state', '=', 'pending'),
+    ),
   };
 }

@@ -40,6 +40,11 @@ import { SerialQueue } from './serial-queue.js';
 export interface DuckDbWarehouseOptions {
   /** Path of the database file (created with its directory if missing), or `:memory:`. */
   file: string;
+  /**
+   * Test only: `insert` keeps every row it is given, even one whose key is stored. The
+   * reliability suite's kill loop sets it to show that its duplicate check can fail.
+   */
+  keepDuplicates?: boolean;
 }
 
 /** Settings of the instance; locked once applied. */
@@ -79,7 +84,7 @@ export async function openDuckDbWarehouse(options: DuckDbWarehouseOptions): Prom
     const writer = await instance.connect();
     const reader = await instance.connect();
     const executor = await instance.connect();
-    return new DuckDbWarehouse(instance, writer, reader, executor);
+    return new DuckDbWarehouse(instance, writer, reader, executor, options.keepDuplicates === true);
   } catch (err) {
     instance?.closeSync();
     throw new WeirError('WEIR_WAREHOUSE_UNAVAILABLE', { engine: 'duckdb', detail: engineMessage(err) }, { cause: err });
@@ -100,6 +105,7 @@ class DuckDbWarehouse implements Warehouse {
     private readonly writer: DuckDBConnection,
     private readonly reader: DuckDBConnection,
     private readonly executor: DuckDBConnection,
+    private readonly keepDuplicates: boolean,
   ) {}
 
   describe(schema: string): Promise<Map<string, Map<string, ColumnType>>> {
@@ -151,12 +157,12 @@ class DuckDbWarehouse implements Warehouse {
   async write(table: TableRef, columns: ColumnSpec[], rows: Value[][], mode: 'insert' | 'upsert', key: string): Promise<void> {
     if (rows.length === 0) return;
     // Converted before the queue: a bad value fails the call without touching the database.
-    const chunks = toChunks(columns, lastByKey(rows, keyIndexOf(columns, key)));
+    const chunks = toChunks(columns, this.keepDuplicates ? rows : lastByKey(rows, keyIndexOf(columns, key)));
     const target = qualified(table);
     const list = columns.map((c) => quoteIdent(c.name)).join(', ');
     const staged = columns.map((c) => `s.${quoteIdent(c.name)}`).join(', ');
     const k = quoteIdent(key);
-    const missing = `not exists (select 1 from ${target} t where t.${k} = s.${k})`;
+    const missing = this.keepDuplicates ? 'true' : `not exists (select 1 from ${target} t where t.${k} = s.${k})`;
     const updates = columns.filter((c) => c.name !== key).map((c) => `${quoteIdent(c.name)} = s.${quoteIdent(c.name)}`);
 
     return this.onWriter((conn) =>

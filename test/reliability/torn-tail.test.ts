@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EventLog, LogRecord } from '../../src/log/event-log.js';
 import { openFileEventLog, verifyLog } from '../../src/log/file/index.js';
-import { collectCorruption, quiet, tempDir } from './helpers.js';
+import { collectCorruption, quiet, tempDir } from '../log/helpers.js';
 
 const HEADER = 20;
 const SEG0 = '00000000000000000000.seg';
@@ -159,6 +159,42 @@ describe('file log recovery', () => {
       }
     });
   }
+
+  it('quarantines and reports a bit flipped at every byte of a record in the middle, keeping every other record', async () => {
+    const bad = 10;
+    const start = ends[bad - 1]!;
+    const length = ends[bad]! - start;
+    for (let at = 0; at < length; at++) {
+      const label = `bit ${at % 8} of byte ${at} of record ${bad}`;
+      const work = await tempDir('bit-flip');
+      try {
+        const bytes = Buffer.from(segment);
+        bytes[start + at]! ^= 1 << at % 8;
+        await mkdir(join(work.dir, '0'), { recursive: true });
+        await writeFile(join(work.dir, '0', SEG0), bytes);
+        const corruption = collectCorruption();
+        const log = await openFileEventLog({ dir: work.dir, logger: quiet, onCorrupt: corruption.onCorrupt });
+        const writer = await log.openWriter(0);
+        assert.deepEqual(
+          corruption.infos.map((i) => [i.position, i.length, i.detectedBy]),
+          [[start, length, 'recovery']],
+          `${label}: reported once, as exactly that record`,
+        );
+        assert.ok((await readFile(corruption.infos[0]!.quarantinedTo!)).equals(bytes.subarray(start, start + length)), `${label}: quarantined`);
+        assert.equal((await writer.append([Buffer.from('new')])).firstOffset, N, `${label}: the next offset is unchanged`);
+        const records = await readAll(log, N);
+        assert.deepEqual(
+          records.map((r) => r.offset),
+          [...Array.from({ length: N }, (_, i) => i).filter((i) => i !== bad), N],
+          `${label}: every other record is kept`,
+        );
+        for (const r of records.slice(0, -1)) assert.ok(r.value.equals(payload(r.offset)), `${label}: record ${r.offset} intact`);
+        await log.close();
+      } finally {
+        await work.cleanup();
+      }
+    }
+  });
 
   it('readers skip and report corruption in an older segment, never returning a bad record', async () => {
     const work = await tempDir('corrupt-reader');

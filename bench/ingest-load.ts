@@ -1,0 +1,188 @@
+/**
+ * The load of `bench:ingest` for `bench:enrich` (which measures ingest with enrichment on and off):
+ * `weir up` started as a child process, and wrk posting the same analytics.js-like batches.
+ * bench/ingest.ts still has its own copy, which another branch reworks (`--json`, one event per
+ * request, one core); once both are merged, it should import these.
+ *
+ * @example
+ * ```ts
+ * const weir = await startWeir({ dataDir, port: 18080, workers: 0, warehouse: 'none' });
+ * const r = runWrk('http://127.0.0.1:18080', wrkScript(weir.writeKey, 0), dir, 10, 128);
+ * r.requestsPerSec * EVENTS_PER_REQUEST; // events/s
+ * await stopped(weir.child);
+ * ```
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const EVENTS_PER_REQUEST = 20;
+export const CLI = resolve(fileURLToPath(new URL('.', import.meta.url)), '../src/cli/main.js');
+
+/** Exits with code 2 and the package to install when `cmd` is missing. */
+export function need(bench: string, cmd: string, pkg: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) {
+    process.stderr.write(`${bench} needs ${cmd}: apt-get install ${pkg}\n`);
+    process.exit(2);
+  }
+}
+
+/** Real browsers' user agents, a few distinct ones as on a real site. */
+const UAS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
+  'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36',
+];
+
+/** How requests carry events: a batch of 20 to /v1/batch, or one event to /v1/track. */
+export type Shape = 'batched' | 'single';
+export const eventsPerRequest = (shape: Shape) => (shape === 'batched' ? EVENTS_PER_REQUEST : 1);
+
+/** A wrk script that posts events with unique messageIds per request. */
+export function wrkScript(writeKey: string, shape: Shape, delayMs: number): string {
+  const auth = Buffer.from(`${writeKey}:`).toString('base64');
+  // ~550 bytes per event, like a web track call from analytics.js: a user agent, a page url with
+  // UTM parameters and a search referrer, so every enrichment step has work to do.
+  // Timestamps differ per event, as they do from a real SDK, so no per-batch caching flatters us.
+  const event = (i: number) =>
+    `function(id) return '{"type":"track","event":"Product Viewed","userId":"user-4711","messageId":"' .. id .. '",` +
+    `"timestamp":"2026-11-22T10:00:${String(i).padStart(2, '0')}.${String((i * 37) % 1000).padStart(3, '0')}Z","properties":{"product_id":"sku-123456","name":"Trail shoe","price":89.9,"currency":"EUR","category":"shoes"},` +
+    `"context":{"library":{"name":"bench","version":"1.0.0"},"ip":"203.0.113.${i}","userAgent":"${UAS[i % UAS.length]}",` +
+    `"page":{"path":"/products/sku-123456","url":"https://shop.example.com/products/sku-123456?utm_source=google&utm_medium=cpc&utm_campaign=spring","referrer":"https://www.google.com/"},"locale":"en-GB"}` +
+    // A single event carries its own sentAt (analytics.js sends one per call); a batch has one.
+    `${shape === 'single' ? ',"sentAt":"2026-11-22T10:00:01.000Z"' : ''}}' end`;
+  const makers = Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => event(i));
+  const body =
+    shape === 'batched'
+      ? `local parts = {}
+  for i = 1, ${EVENTS_PER_REQUEST} do parts[i] = make[i](prefix .. n .. "-" .. i) end
+  local body = '{"sentAt":"2026-11-22T10:00:01.000Z","batch":[' .. table.concat(parts, ",") .. ']}'`
+      : `local body = make[(n % ${EVENTS_PER_REQUEST}) + 1](prefix .. n)`;
+  return `
+local counter = 0
+local prefix
+local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Basic ${auth}" }
+local make = { ${makers.join(',\n  ')} }
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+function init(args)
+  prefix = "t" .. tid .. "-" .. math.random(1, 1000000000) .. "-"
+  n = 0
+end
+function request()
+  n = n + 1
+  ${body}
+  return wrk.format("POST", "${shape === 'batched' ? '/v1/batch' : '/v1/track'}", headers, body)
+end
+${
+    // Exponential think times make arrivals Poisson-like; a fixed delay keeps every connection in
+    // lockstep, so requests would arrive in bursts of all connections at once.
+    delayMs > 0 ? `function delay() return math.floor(-${delayMs} * math.log(1 - math.random())) end` : ''
+  }
+`;
+}
+
+export interface WrkResult {
+  requestsPerSec: number;
+  meanMs: number;
+  requests: number;
+  p50ms: number;
+  p99ms: number;
+  non2xx: number;
+  errors: string;
+}
+
+function parseLatency(text: string, pct: string): number {
+  const m = new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(text);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+/** Runs wrk over `connections`, pinned to `cpu` when given (a one-core run keeps it off the server's core). */
+export function runWrk(url: string, script: string, dir: string, seconds: number, connections: number, cpu?: number): WrkResult {
+  const file = join(dir, `wrk-${Date.now()}.lua`);
+  writeFileSync(file, script);
+  const wrk = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', file, url];
+  const [cmd, ...args] = cpu === undefined ? wrk : ['taskset', '-c', String(cpu), ...wrk];
+  const out = execFileSync(cmd!, args, { encoding: 'utf8', maxBuffer: 10 * 1024 * 1024 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? '';
+  const mean = /Latency\s+([\d.]+)(us|ms|s)/.exec(out);
+  const meanMs = mean ? Number(mean[1]) * (mean[2] === 'us' ? 0.001 : mean[2] === 's' ? 1000 : 1) : NaN;
+  return { requestsPerSec: rps, meanMs, requests, p50ms: parseLatency(out, '50'), p99ms: parseLatency(out, '99'), non2xx, errors };
+}
+
+export interface WeirOptions {
+  dataDir: string;
+  port: number;
+  /** Collector workers; 0 = one per core. */
+  workers: number;
+  /** `none`: the collector alone (no warehouse, no lake), as the collector role runs at scale. */
+  warehouse: string;
+  /** Extra node flags for every process of `weir up` (e.g. `--cpu-prof`). */
+  execArgv?: string[];
+  /** Pins `weir up` and all its processes to this core (`taskset -c`). */
+  cpu?: number;
+}
+
+export async function startWeir(o: WeirOptions): Promise<{ child: ChildProcess; writeKey: string }> {
+  const up = [process.execPath, ...(o.execArgv ?? []), CLI, 'up'];
+  const [cmd, ...args] = o.cpu === undefined ? up : ['taskset', '-c', String(o.cpu), ...up];
+  const child = spawn(cmd!, args, {
+    env: {
+      ...process.env,
+      WEIR_DATA_DIR: o.dataDir,
+      WEIR_SERVER_PORT: String(o.port),
+      WEIR_SERVER_HOST: '127.0.0.1',
+      WEIR_SERVER_WORKERS: String(o.workers),
+      WEIR_LOGGING_LEVEL: 'warn',
+      WEIR_WAREHOUSE_ENGINE: o.warehouse,
+      // The collector alone means no sink at all: the lake writer is off too.
+      WEIR_LAKE_ENABLED: o.warehouse === 'none' ? 'false' : 'true',
+      WEIR_SERVER_KEEP_CLIENT_IP: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  const writeKey = await new Promise<string>((res, rej) => {
+    child.stdout!.on('data', (d: string) => {
+      out += d;
+      const key = /write key:\s+(\S+)/.exec(out)?.[1];
+      if (key && /admin token/.test(out)) res(key);
+    });
+    child.once('exit', (c) => rej(new Error(`weir up exited ${c}: ${out}`)));
+  });
+  return { child, writeKey };
+}
+
+/**
+ * Sets the enrichment settings of the default source with `weir sources update` (the running
+ * collectors pick them up within their 5 s source refresh). `off` turns every step off and keeps
+ * the address as sent: what is left is the enricher's context copy and bot check.
+ */
+export function setEnrichment(dataDir: string, mode: 'on' | 'off'): void {
+  const sets =
+    mode === 'on'
+      ? ['userAgent=true', 'referrer=true', 'campaign=true', 'pageUrl=true', 'ip=truncate']
+      : ['userAgent=false', 'referrer=false', 'campaign=false', 'pageUrl=false', 'ip=keep'];
+  execFileSync(process.execPath, [CLI, 'sources', 'update', 'default', ...sets.flatMap((s) => ['--set', `enrich.${s}`])], {
+    env: { ...process.env, WEIR_DATA_DIR: dataDir },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+export function stopped(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  return new Promise((res) => {
+    if (child.exitCode !== null) return res(child.exitCode);
+    child.once('exit', (c) => res(c));
+    child.kill(signal);
+  });
+}

@@ -1,0 +1,1 @@
+export { createMemoryRealtimeStore } from './memory-realtime-store.js';
