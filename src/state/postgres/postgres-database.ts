@@ -2,9 +2,10 @@
  * The metadata database on Postgres, for running Weir's metadata (today: the pipeline store)
  * on a shared server: the same Kysely schema and migrations as SQLite.
  */
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely } from 'kysely';
 import pg from 'pg';
 import { migrateToLatest } from '../migrations.js';
+import { ScopedPostgresDialect } from './scoped-introspector.js';
 import type { Database } from '../schema.js';
 
 export interface PostgresDatabaseOptions {
@@ -48,7 +49,7 @@ export function openPostgresDatabase(options: PostgresDatabaseOptions): Postgres
   });
   // Idle connections the server drops are reported here; the pool replaces them on demand.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new ScopedPostgresDialect({ pool }, schema) });
   return {
     db,
     async migrate() {
