@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfig, type WeirConfig } from '../config/load.js';
 import { WeirError } from '../errors/catalogue.js';
 import { runUp } from '../server/up.js';
+import { parseWorkerRoles, WORKER_ROLES } from '../server/roles.js';
 import { openState } from '../server/backends.js';
 import type { CliContext } from './context.js';
 import { register as registerSources } from './commands/sources.js';
@@ -51,6 +52,29 @@ program
   .description('run the all-in-one server (collector workers and consumers)')
   .action(async () => {
     await runUp(config());
+  });
+program
+  .command('collector')
+  .description('run collector workers only (ingest); at scale, with log.backend nats and state.backend postgres')
+  .action(async () => {
+    await runUp(config(), { collectorsOnly: true });
+  });
+program
+  .command('worker')
+  .description('run the consumers of the log: warehouse loader, lake writer, real-time, pipelines, failed events, usage')
+  .option('--roles <list>', `comma-separated roles out of ${WORKER_ROLES.join(',')}`, WORKER_ROLES.join(','))
+  .action(async (opts: { roles: string }) => {
+    const roles = parseWorkerRoles(opts.roles);
+    const { runSinksWorker } = await import('../server/sinks-worker.js');
+    await runSinksWorker(config(), { roles, http: true });
+    process.stdout.write(`Weir worker is running (${[...roles].join(', ')}); probes and metrics on port ${config().server.port}\n`);
+  });
+program
+  .command('ui')
+  .description('run the web UI and its API (needs a warehouse server; live numbers from realtime.store redis)')
+  .action(async () => {
+    const { runUiServer } = await import('../server/ui-server.js');
+    await runUiServer(config());
   });
 registerSources(program, ctx);
 registerFailed(program, ctx, config);

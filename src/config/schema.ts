@@ -65,7 +65,13 @@ export const ConfigSchema = Type.Object(
           description:
             'bytes of the log not yet read by every sink (a sink that is down) before ingest answers 503 with Retry-After instead of filling the disk; 0: no budget',
         }),
-
+        maxPartitions: Type.Integer({
+          default: 64,
+          minimum: 1,
+          maximum: 4096,
+          description:
+            'partitions `weir collector` workers may claim: each takes the lowest one no live writer holds, so collectors on several hosts never share one',
+        }),
         backend: Type.Union(['file', 'nats'].map((l) => Type.Literal(l)), {
           default: 'file',
           description: 'file: segment files under <dataDir>/log (one host); nats: NATS JetStream streams shared by every process',

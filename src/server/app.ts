@@ -15,6 +15,7 @@ import { liveRoutes, type LiveDeps } from '../api/live-routes.js';
 
 import { pipelineRoutes } from '../api/pipeline-routes.js';
 import type { PipelineStore } from '../pipelines/store/pipeline-store.js';
+import type { Surface } from './roles.js';
 
 export interface Readiness {
   ready: boolean;
@@ -33,6 +34,8 @@ export interface AppDeps extends IngestDeps {
   query?: AdminDeps['query'];
   /** Long operations run by the sinks process. */
   tasks?: AdminDeps['tasks'];
+  /** Failed-event replay; default: through this process's own writer. */
+  replayFailed?: AdminDeps['replayFailed'];
   /** The lake, for listing and downloading objects. */
   lake?: AdminDeps['lake'];
   /** The live API (`/api/live`, `/api/events/tail`); absent where no real-time store is reachable. */
@@ -40,6 +43,12 @@ export interface AppDeps extends IngestDeps {
 
   /** Pipeline runs, for `/api/pipelines`. */
   pipelines?: PipelineStore;
+  /**
+   * What this process serves besides `/healthz`, `/readyz` and `/metrics`: everything (default,
+   * `weir up`), the ingest endpoints and the tracker (`weir collector`), or the web UI and its
+   * API (`weir ui`).
+   */
+  surface?: Surface;
 }
 
 function trustProxy(setting: string): boolean | string {
@@ -90,10 +99,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return text;
   });
 
+  const surface = deps.surface ?? 'all';
+  if (surface !== 'ui') {
+    trackerRoute(app);
+    await app.register(ingestRoutes, deps);
+  }
+  if (surface === 'ingest') return app;
   apiAuth(app, { state: deps.state, sessionTtlMs: config.ui.sessionTtlMs });
-  trackerRoute(app);
   await app.register(uiRoutes);
-  await app.register(ingestRoutes, deps);
   await app.register(authRoutes, { state: deps.state, sessionTtlMs: config.ui.sessionTtlMs });
   if (deps.live) await app.register(liveRoutes, { state: deps.state, ...deps.live });
   await app.register(adminRoutes, {
@@ -102,7 +115,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tasks: deps.tasks,
     lake: deps.lake,
     // This process's own writer: the log's partitions each have one writer, held by a collector.
-    replayFailed: (options) =>
+    replayFailed:
+      deps.replayFailed ??
+      ((options) =>
       replayFailedEvents(
         {
           state: deps.state,
@@ -114,7 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           },
         },
         options,
-      ),
+      )),
   });
   await app.register(pipelineRoutes, { state: deps.state, store: deps.pipelines, dir: config.pipelines.dir, schema: config.pipelines.schema });
   return app;

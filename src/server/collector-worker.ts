@@ -22,6 +22,8 @@ import { openSourceEnrichers } from '../collector/source-enrichers.js';
 import { DailySalts } from '../enrich/privacy/secrets.js';
 import type { SinkStatus } from './sinks-worker.js';
 import { collectorLive } from '../realtime/start-realtime.js';
+import type { Surface } from './roles.js';
+import { claimPartition } from './claim-partition.js';
 
 /** Exit code of a worker that stopped because its log could not sync; the supervisor restarts it. */
 export const EXIT_LOG_FAILED = 3;
@@ -42,21 +44,27 @@ const REOPEN_GIVE_UP_MS = 60_000;
  * await runCollectorWorker(config, 0); // serves until drained
  * ```
  */
-export async function runCollectorWorker(config: WeirConfig, partition: number): Promise<void> {
-  const logger = createLogger(config.logging.level, { role: 'collector', partition });
+export async function runCollectorWorker(config: WeirConfig, assigned: number | 'claim', options: { surface?: Surface } = {}): Promise<void> {
+  // `weir up` gives each worker its partition; the workers of `weir collector` processes on
+  // several hosts claim free ones (see claimPartition).
+  const surface = options.surface ?? 'all';
+  const startLogger = createLogger(config.logging.level, { role: 'collector' });
   const metrics = createMetrics();
   if (cluster.isWorker) {
     // Answers the supervisor's requests for this worker's metrics (prom-client cluster protocol).
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([metrics.registry]);
   }
-  const partitionLabel = String(partition);
   const supervisor = cluster.isWorker ? new IpcChannel(process) : undefined;
+  // The sinks process that answers queries, tasks and live data over IPC exists in `weir up` only.
+  const sinks = surface === 'all' ? supervisor : undefined;
   const state = await openState(config);
   // Read directly by the pipelines API: the store is what pipeline workers share anyway.
   const pipelines = await openPipelineStore(config);
+  // Known once a partition is claimed; a corrupt record found before that is counted as 'unclaimed'.
+  let partitionLabel = assigned === 'claim' ? 'unclaimed' : String(assigned);
   const logOptions = {
-    logger,
+    logger: startLogger,
     fileLayer: timedFileLayer(
       nodeFileLayer,
       (s) => metrics.fsyncLatency.observe(s),
@@ -68,8 +76,20 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   const failedLog = await openLog(config, { ...logOptions, stream: 'failed' });
   // After a failed sync the writers reopen in this process (recovery drops the untrusted tail)
   // while requests get 503; the process keeps its connections.
-  const writer = await RecoveringWriter.open(log, partition, { logger });
-  const failedWriter = await RecoveringWriter.open(failedLog, partition, { logger });
+  const { partition, writer, failedWriter } =
+    assigned === 'claim'
+      ? await claimPartition([log, failedLog], config.log.maxPartitions, startLogger).then(({ partition, writers: [writer, failedWriter] }) => ({
+          partition,
+          writer: writer!,
+          failedWriter: failedWriter!,
+        }))
+      : {
+          partition: assigned,
+          writer: await RecoveringWriter.open(log, assigned, { logger: startLogger }),
+          failedWriter: await RecoveringWriter.open(failedLog, assigned, { logger: startLogger }),
+        };
+  const logger = startLogger.child({ partition });
+  partitionLabel = String(partition);
   const backlog = new BacklogGate([log, failedLog], config.log.backlogBudgetBytes);
   await backlog.refresh();
   const rateLimits = new SourceRateLimits({
@@ -83,8 +103,9 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
   await quota.start();
 
   // Live data is held by the sinks process; the supervisor relays.
-  const live = supervisor ? collectorLive(config, (topic, payload) => supervisor.request(topic, payload, 3000), metrics) : undefined;
+  const live = sinks ? collectorLive(config, (topic, payload) => sinks.request(topic, payload, 3000), metrics) : undefined;
   const app = await buildApp({
+    surface,
     live,
     config,
     writer,
@@ -100,11 +121,11 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
     logger,
     metricsText: supervisor ? () => supervisor.request<string>('weir:metrics') : undefined,
     // The sinks process holds the warehouse (DuckDB allows one process per file); the supervisor relays.
-    query: supervisor ? (req) => supervisor.request<QueryResponse>('weir:query', req, config.warehouse.queryTimeoutMs + 5000) : undefined,
-    tasks: supervisor
+    query: sinks ? (req) => sinks.request<QueryResponse>('weir:query', req, config.warehouse.queryTimeoutMs + 5000) : undefined,
+    tasks: sinks
       ? {
-          start: (task) => supervisor.request<string>('weir:task-start', task, 15_000),
-          get: (id) => supervisor.request<TaskStatus>('weir:task-get', id, 6000),
+          start: (task) => sinks.request<string>('weir:task-start', task, 15_000),
+          get: (id) => sinks.request<TaskStatus>('weir:task-get', id, 6000),
         }
       : undefined,
     lake: config.lake.enabled ? await openLake(config) : undefined,
@@ -117,9 +138,9 @@ export async function runCollectorWorker(config: WeirConfig, partition: number):
       const logOk = writer.state === 'open' && failedWriter.state === 'open' && !draining && !backlogStatus.full;
       const checks: Record<string, unknown> = { log: writer.state, failedLog: failedWriter.state, draining, backlog: backlogStatus };
       let sinksOk = true;
-      if (supervisor && config.warehouse.engine !== 'none') {
+      if (sinks && config.warehouse.engine !== 'none') {
         try {
-          const warehouse = await supervisor.request<SinkStatus>('weir:status', undefined, 2500);
+          const warehouse = await sinks.request<SinkStatus>('weir:status', undefined, 2500);
           checks.warehouse = warehouse;
           sinksOk = warehouse.ok;
         } catch (err) {

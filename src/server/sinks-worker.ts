@@ -19,6 +19,10 @@ import { lakeCacheDir, openLake } from '../lake/open-lake.js';
 import { enforceRetention } from '../lake/retention.js';
 import { TaskBoard } from './task-board.js';
 import { startRealtime } from '../realtime/start-realtime.js';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { WORKER_ROLES, type WorkerRole } from './roles.js';
 
 /** A long operation the API asks the sinks process to run (see `TaskBoard`). */
 export type SinksTask = { kind: 'lake-replay'; request: ReplayFromLakeRequest } | { kind: 'import'; request: ImportRequest };
@@ -45,9 +49,12 @@ export interface SinkStatus {
  * await runSinksWorker(config); // runs until drained
  * ```
  */
-export async function runSinksWorker(config: WeirConfig): Promise<void> {
-  const logger = createLogger(config.logging.level, { role: 'sinks' });
-  const metrics = createMetrics({ role: 'sinks' });
+export async function runSinksWorker(config: WeirConfig, options: SinksOptions = {}): Promise<void> {
+  const roles = options.roles ?? new Set(WORKER_ROLES);
+  const has = (role: WorkerRole) => roles.has(role);
+  const logger = createLogger(config.logging.level, { role: options.http ? 'worker' : 'sinks' });
+  // Standalone, the worker's /metrics carries its own process metrics; in `weir up` the collectors' do.
+  const metrics = createMetrics({ role: 'sinks', defaultMetrics: options.http === true });
   const state = await openState(config);
   const eventsLog = await openLog(config, { logger });
   const failedLog = await openLog(config, { logger, stream: 'failed' });
@@ -57,9 +64,9 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
   /** What `/readyz` reports about the warehouse: reachable, and how far behind the log. */
   const status: SinkStatus = { engine: config.warehouse.engine, ok: true, lag: 0 };
 
-  const blob: BlobStore | undefined = config.lake.enabled ? await openLake(config) : undefined;
+  const blob: BlobStore | undefined = config.lake.enabled && (has('lake') || has('loader')) ? await openLake(config) : undefined;
   const workspaceOf = async (sourceId: string) => (await state.getSource(sourceId))?.workspaceId ?? 'unknown';
-  const lakeWriter = blob
+  const lakeWriter = blob && has('lake')
     ? runLakeWriter({
         log: eventsLog,
         blob,
@@ -78,6 +85,7 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
       }).catch((err) => logger.error({ err }, 'lake writer stopped'))
     : Promise.resolve();
   const retention = setInterval(() => {
+    if (!has('lake') && !has('loader')) return;
     enforceRetention({ state, blob, warehouse, schemaOf: (id) => schemas.schemaOf(id) })
       .then((r) => (r.lakeFilesDeleted > 0 || r.warehouseTables > 0) && logger.info(r, 'retention applied'))
       .catch((err) => logger.warn({ err }, 'retention failed; trying again later'));
@@ -112,7 +120,7 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     return oldest === undefined ? new Date() : new Date(oldest);
   };
   // Pipelines run where the warehouse is open: here, in `weir up`.
-  const pipelineStore = warehouse && existsSync(config.pipelines.dir) ? await openPipelineStore(config) : undefined;
+  const pipelineStore = warehouse && has('pipelines') && existsSync(config.pipelines.dir) ? await openPipelineStore(config) : undefined;
   const pipelines =
     pipelineStore && warehouse
       ? startPipelineWorker({
@@ -129,22 +137,26 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
         })
       : undefined;
 
-  const failedEvents = runFailedEventsConsumer({
-    log: failedLog,
-    state,
-    logger,
-    signal: stop.signal,
-    onLag: (n) => metrics.consumerLag.set({ group: 'failed-events' }, n),
-  }).catch((err) => logger.error({ err }, 'failed-events consumer stopped'));
-  const usageMeter = runUsageMeter({
-    eventsLog,
-    failedLog,
-    state,
-    logger,
-    signal: stop.signal,
-    onLag: (stream, n) => metrics.consumerLag.set({ group: `usage-${stream}` }, n),
-  }).catch((err) => logger.error({ err }, 'usage meter stopped'));
-  const loader = warehouse
+  const failedEvents = has('failed')
+    ? runFailedEventsConsumer({
+        log: failedLog,
+        state,
+        logger,
+        signal: stop.signal,
+        onLag: (n) => metrics.consumerLag.set({ group: 'failed-events' }, n),
+      }).catch((err) => logger.error({ err }, 'failed-events consumer stopped'))
+    : Promise.resolve();
+  const usageMeter = has('usage')
+    ? runUsageMeter({
+        eventsLog,
+        failedLog,
+        state,
+        logger,
+        signal: stop.signal,
+        onLag: (stream, n) => metrics.consumerLag.set({ group: `usage-${stream}` }, n),
+      }).catch((err) => logger.error({ err }, 'usage meter stopped'))
+    : Promise.resolve();
+  const loader = warehouse && has('loader')
     ? runWarehouseLoader({
         log: eventsLog,
         warehouse,
@@ -171,7 +183,22 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
       }).catch((err) => logger.error({ err }, 'warehouse loader stopped'))
     : Promise.resolve();
 
-  const realtime = startRealtime({ config, log: eventsLog, logger, metrics, signal: stop.signal });
+  const realtime = has('realtime')
+    ? startRealtime({ config, log: eventsLog, logger, metrics, signal: stop.signal })
+    : { handlers: {}, done: Promise.resolve() };
+
+  /** The loader's health and lag, from the log rather than the last batch: before the first batch, or while the warehouse is down, no batch reports how far behind the loader is. */
+  const sinkStatus = async (): Promise<SinkStatus> => {
+    if (warehouse && has('loader')) {
+      const committed = (await eventsLog.groups()).get(WAREHOUSE_GROUP);
+      let lag = 0;
+      for (const st of await eventsLog.stats()) lag += st.nextOffset - (committed?.get(st.partition) ?? st.firstOffset);
+      status.lag = lag;
+      metrics.consumerLag.set({ group: 'warehouse' }, lag);
+    }
+    return status;
+  };
+  const http = options.http ? await serveWorkerHttp(config, logger, metrics, sinkStatus, [...roles]) : undefined;
 
   const supervisor = new IpcChannel(process);
   supervisor.serve({
@@ -180,24 +207,14 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     'weir:metrics': () => metrics.registry.metrics(),
     'weir:task-start': async (payload) => startTask(payload as SinksTask),
     'weir:task-get': async (payload) => tasks.get(String(payload)),
-    'weir:status': async () => {
-      // From the log, not from the last batch: before the first batch, or while the warehouse is
-      // down, no batch reports how far behind the loader is.
-      if (warehouse) {
-        const committed = (await eventsLog.groups()).get(WAREHOUSE_GROUP);
-        let lag = 0;
-        for (const st of await eventsLog.stats()) lag += st.nextOffset - (committed?.get(st.partition) ?? st.firstOffset);
-        status.lag = lag;
-        metrics.consumerLag.set({ group: 'warehouse' }, lag);
-      }
-      return status;
-    },
+    'weir:status': sinkStatus,
   });
 
   drainOnce({
     logger,
     timeoutMs: config.server.drainTimeoutMs,
     async close() {
+      await http?.close();
       stop.abort();
       clearInterval(retention);
       await failedEvents;
@@ -217,4 +234,34 @@ export async function runSinksWorker(config: WeirConfig): Promise<void> {
     },
   });
   process.send?.({ type: 'weir:ready' });
+}
+
+export interface SinksOptions {
+  /** The consumers to run (`weir worker --roles`); default all. */
+  roles?: ReadonlySet<WorkerRole>;
+  /** `weir worker`: serve /healthz, /readyz and /metrics on server.port (in `weir up` the collectors do). */
+  http?: boolean;
+}
+
+/** The HTTP face of `weir worker`: probes and metrics only. */
+async function serveWorkerHttp(
+  config: WeirConfig,
+  logger: Logger,
+  metrics: Metrics,
+  status: () => Promise<SinkStatus>,
+  roles: WorkerRole[],
+): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const warehouse = await status();
+    reply.code(warehouse.ok ? 200 : 503);
+    return { status: warehouse.ok ? 'ready' : 'not ready', checks: { roles, warehouse } };
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  await app.listen({ host: config.server.host, port: config.server.port });
+  return app;
 }

@@ -15,6 +15,11 @@ import { relayLive } from '../realtime/start-realtime.js';
 export interface UpOptions {
   /** Where the start-up banner goes (stdout by default). */
   out?: (line: string) => void;
+  /**
+   * `weir collector`: collector workers only, serving ingest, each claiming a free log partition
+   * (collectors on several hosts share the NATS log); the consumers run in `weir worker`.
+   */
+  collectorsOnly?: boolean;
 }
 
 /** A process the supervisor keeps running: started again when it dies, drained on shutdown. */
@@ -72,10 +77,15 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
     });
 
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
+  const collectorsOnly = options.collectorsOnly === true;
   const collector = (partition: number): Managed => ({
     name: `collector ${partition}`,
     start() {
-      const worker = cluster.fork({ ...env, WEIR_WORKER_PARTITION: String(partition) });
+      const worker = cluster.fork({
+        ...env,
+        WEIR_WORKER_PARTITION: collectorsOnly ? 'claim' : String(partition),
+        WEIR_WORKER_SURFACE: collectorsOnly ? 'ingest' : 'all',
+      });
       relay(worker);
       return {
         pid: worker.process.pid,
@@ -128,7 +138,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
   };
 
   const workerCount = config.server.workers || availableParallelism();
-  const first = [...Array.from({ length: workerCount }, (_, p) => keep(collector(p))), keep(sinksProcess)];
+  const first = [...Array.from({ length: workerCount }, (_, p) => keep(collector(p))), ...(collectorsOnly ? [] : [keep(sinksProcess)])];
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -164,7 +174,11 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
     throw err;
   }
   const host = config.server.host === '0.0.0.0' ? 'localhost' : config.server.host;
-  out(`Weir is running on http://${host}:${port} (${workerCount} collector workers, warehouse ${config.warehouse.engine}, data in ${config.dataDir})`);
+  out(
+    collectorsOnly
+      ? `Weir collector is running on http://${host}:${port} (${workerCount} workers, log ${config.log.backend}, metadata ${config.state.backend})`
+      : `Weir is running on http://${host}:${port} (${workerCount} collector workers, warehouse ${config.warehouse.engine}, data in ${config.dataDir})`,
+  );
   if (boot.created) {
     out(`First start: created workspace "${boot.workspace.name}" and source "${boot.source.name}".`);
     out(`  write key:   ${boot.source.writeKey}`);

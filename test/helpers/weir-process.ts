@@ -59,8 +59,16 @@ export class WeirServer {
    * await server.stop();
    * ```
    */
-  static async start(opts: { dataDir: string; env?: NodeJS.ProcessEnv; workers?: number; port?: number; startTimeoutMs?: number }): Promise<WeirServer> {
-    const child = spawn(process.execPath, [CLI, 'up'], {
+  static async start(opts: {
+    dataDir: string;
+    env?: NodeJS.ProcessEnv;
+    workers?: number;
+    port?: number;
+    startTimeoutMs?: number;
+    /** The command: `up` (default) or `collector`, whose banners are alike. */
+    command?: 'up' | 'collector';
+  }): Promise<WeirServer> {
+    const child = spawn(process.execPath, [CLI, opts.command ?? 'up'], {
       env: {
         ...process.env,
         WEIR_DATA_DIR: opts.dataDir,
