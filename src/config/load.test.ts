@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, envNameOf } from './load.js';
+import { loadConfig, envNameOf, optionEnvNames } from './load.js';
 import { WeirError } from '../errors/catalogue.js';
 
 test('zero configuration gives a working embedded setup, frozen', () => {
@@ -21,6 +21,7 @@ test('environment overrides are coerced to the schema types', () => {
   assert.equal(c.server.keepClientIp, true);
   assert.equal(c.limits.maxDepth, 10);
   assert.equal(envNameOf('limits.maxBatchBytes'), 'WEIR_LIMITS_MAX_BATCH_BYTES');
+  assert.ok(optionEnvNames().includes('WEIR_LOG_NATS_SERVERS') && optionEnvNames().includes('WEIR_DATA_DIR'));
 });
 
 test('errors name the option, where it came from and the value', () => {

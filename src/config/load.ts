@@ -175,3 +175,16 @@ export function loadConfig(options: LoadConfigOptions = {}): WeirConfig {
 export function envNameOf(option: string): string | undefined {
   return LEAVES.find((l) => l.path.join('.') === option)?.env;
 }
+
+/**
+ * Every environment variable that sets an option, in schema order; deployment files are checked
+ * against it, so a misspelt `WEIR_*` name is caught before it is silently ignored.
+ *
+ * @example
+ * ```ts
+ * optionEnvNames().includes('WEIR_LOG_BACKEND'); // true
+ * ```
+ */
+export function optionEnvNames(): string[] {
+  return LEAVES.map((l) => l.env);
+}
