@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig, optionEnvNames } from '../../src/config/load.js';
+import { WORKER_ROLES } from '../../src/server/roles.js';
 
 /** The repository root (this file runs from dist/test/deploy/). */
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 
 /** Subcommands that run a server process. */
 export const CLI_ROLES = ['up', 'collector', 'worker', 'ui'] as const;
-/** `weir worker --roles` names; the same list as WORKER_ROLES in src/server/roles.ts, which lands with the roles work. */
-export const WORKER_ROLES = ['loader', 'lake', 'realtime', 'pipelines', 'failed', 'usage'] as const;
+
 /**
  * Options the deployment files set that a change in flight adds to the schema (realtime.store,
  * realtime.redisUrl for the Redis live store). Accepted by name until the schema has them.
