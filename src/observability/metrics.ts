@@ -1,13 +1,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** What a process does, which decides the metrics it exposes. */
-export type MetricsRole = 'collector' | 'sinks';
+export type MetricsRole = 'collector' | 'sinks' | 'supervisor';
 
 /**
  * The metrics of one process, in its own registry, holding only the metrics of its role (plus
  * the process metrics, for collectors): in `weir up` the supervisor merges the collectors'
- * registries (prom-client's cluster aggregation) and appends the sinks process's text, and a
- * family must not appear in both.
+ * registries (prom-client's cluster aggregation) and appends the sinks process's text and its
+ * own (role `supervisor`: restarts), and a family must not appear in two of them.
  *
  * @example
  * ```ts
@@ -22,6 +22,7 @@ export function createMetrics(options: { role?: MetricsRole; defaultMetrics?: bo
   if (options.defaultMetrics ?? role === 'collector') collectDefaultMetrics({ register: registry, prefix: 'weir_' });
   const registers = role === 'collector' ? [registry] : [];
   const sinkRegisters = role === 'sinks' ? [registry] : [];
+  const supervisorRegisters = role === 'supervisor' ? [registry] : [];
   return {
     registry,
     ingestRequests: new Counter({
@@ -83,6 +84,19 @@ export function createMetrics(options: { role?: MetricsRole; defaultMetrics?: bo
       labelNames: ['partition'] as const,
       registers,
     }),
+    // Every collector measures the whole log, so the cluster merge keeps one value, not their sum.
+    backlogBytes: new Gauge({
+      name: 'weir_log_backlog_bytes',
+      help: 'Bytes of the event log (both streams) not yet read by every sink, at the last measurement',
+      aggregator: 'max',
+      registers,
+    }),
+    backlogBudgetBytes: new Gauge({
+      name: 'weir_log_backlog_budget_bytes',
+      help: 'log.backlogBudgetBytes: over it, ingest answers 503 WEIR_INGEST_BACKLOG_FULL (0: no budget)',
+      aggregator: 'max',
+      registers,
+    }),
     logCorrupt: new Counter({
       name: 'weir_log_corrupt_records_total',
       help: 'Corrupt log regions found and quarantined or skipped',
@@ -125,6 +139,36 @@ export function createMetrics(options: { role?: MetricsRole; defaultMetrics?: bo
       help: 'Records a consumer group is behind the durable head',
       labelNames: ['group'] as const,
       registers: sinkRegisters,
+    }),
+    pipelineAttempts: new Counter({
+      name: 'weir_pipeline_task_attempts_total',
+      help: 'Pipeline task attempts recorded, by outcome (succeeded, failed, retrying, check_failed, cancelled)',
+      labelNames: ['outcome'] as const,
+      registers: sinkRegisters,
+    }),
+    pipelineTaskSeconds: new Histogram({
+      name: 'weir_pipeline_task_seconds',
+      help: 'Duration of pipeline task attempts, by outcome',
+      labelNames: ['outcome'] as const,
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+      registers: sinkRegisters,
+    }),
+    pipelineTasksRunning: new Gauge({
+      name: 'weir_pipeline_tasks_running',
+      help: 'Pipeline tasks this worker is running now',
+      registers: sinkRegisters,
+    }),
+    pipelineRunsTriggered: new Counter({
+      name: 'weir_pipeline_runs_triggered_total',
+      help: 'Pipeline runs created by a trigger, by trigger (schedule, watermark)',
+      labelNames: ['trigger'] as const,
+      registers: sinkRegisters,
+    }),
+    processRestarts: new Counter({
+      name: 'weir_process_restarts_total',
+      help: 'Child processes the supervisor started again after they died, by process kind (collector, sinks)',
+      labelNames: ['process'] as const,
+      registers: supervisorRegisters,
     }),
     realtimeEvents: new Counter({
       name: 'weir_realtime_events_total',

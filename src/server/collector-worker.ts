@@ -162,7 +162,13 @@ export async function runCollectorWorker(config: WeirConfig, assigned: number | 
   const timers = [
     setInterval(() => {
       refreshGauges().catch((err) => logger.warn({ err }, 'log stats failed'));
-      backlog.refresh().catch((err) => logger.warn({ err }, 'cannot measure the log backlog; keeping the last measurement'));
+      backlog
+        .refresh()
+        .then((b) => {
+          metrics.backlogBytes.set(b.bytes);
+          metrics.backlogBudgetBytes.set(b.budgetBytes);
+        })
+        .catch((err) => logger.warn({ err }, 'cannot measure the log backlog; keeping the last measurement'));
       // Last resort: a fresh process (new file descriptors, a new lock) when reopening in this
       // one has not worked for a long time.
       if (Math.max(writer.failingForMs(), failedWriter.failingForMs()) > REOPEN_GIVE_UP_MS) {

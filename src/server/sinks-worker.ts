@@ -13,7 +13,7 @@ import { startPipelineWorker } from '../pipelines/index.js';
 import { IpcChannel } from './ipc.js';
 import { drainOnce } from './drain-signals.js';
 import type { BlobStore } from '../blob/blob-store.js';
-import { runLakeWriter } from '../lake/lake-writer.js';
+import { LAKE_GROUP, runLakeWriter } from '../lake/lake-writer.js';
 import { loadUpload, replayFromLake, type ImportRequest, type ReplayFromLakeRequest } from '../lake/lake-tasks.js';
 import { lakeCacheDir, openLake } from '../lake/open-lake.js';
 import { enforceRetention } from '../lake/retention.js';
@@ -23,6 +23,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { WORKER_ROLES, type WorkerRole } from './roles.js';
+import { REALTIME_GROUP } from '../realtime/aggregator.js';
+import type { EventLog } from '../log/event-log.js';
 
 /** A long operation the API asks the sinks process to run (see `TaskBoard`). */
 export type SinksTask = { kind: 'lake-replay'; request: ReplayFromLakeRequest } | { kind: 'import'; request: ImportRequest };
@@ -91,6 +93,16 @@ export async function runSinksWorker(config: WeirConfig, options: SinksOptions =
       .catch((err) => logger.warn({ err }, 'retention failed; trying again later'));
   }, config.lake.retentionCheckMs);
   retention.unref();
+  // The lake writer and the real-time aggregator report no lag of their own: measured from the
+  // log, once they have committed (before that the whole log would count as behind).
+  const lagSampler = setInterval(() => {
+    groupLags(eventsLog, [...(has('lake') ? [LAKE_GROUP] : []), ...(has('realtime') ? [REALTIME_GROUP] : [])], { committedOnly: true })
+      .then((lags) => {
+        for (const [group, lag] of lags) metrics.consumerLag.set({ group }, lag);
+      })
+      .catch((err) => logger.warn({ err }, 'cannot measure consumer lag; trying again later'));
+  }, 5000);
+  lagSampler.unref();
   const tasks = new TaskBoard();
   const startTask = (task: SinksTask): string => {
     if (!blob) throw new WeirError('WEIR_LAKE_DISABLED');
@@ -134,6 +146,12 @@ export async function runSinksWorker(config: WeirConfig, options: SinksOptions =
           sourceSchema: config.pipelines.sourceSchema,
           concurrency: config.pipelines.concurrency,
           leaseMs: config.pipelines.leaseMs,
+          onAttempt: (_task, outcome, seconds) => {
+            metrics.pipelineAttempts.inc({ outcome });
+            metrics.pipelineTaskSeconds.observe({ outcome }, seconds);
+          },
+          onRunning: (n) => metrics.pipelineTasksRunning.set(n),
+          onTriggered: (trigger) => metrics.pipelineRunsTriggered.inc({ trigger }),
         })
       : undefined;
 
@@ -190,9 +208,7 @@ export async function runSinksWorker(config: WeirConfig, options: SinksOptions =
   /** The loader's health and lag, from the log rather than the last batch: before the first batch, or while the warehouse is down, no batch reports how far behind the loader is. */
   const sinkStatus = async (): Promise<SinkStatus> => {
     if (warehouse && has('loader')) {
-      const committed = (await eventsLog.groups()).get(WAREHOUSE_GROUP);
-      let lag = 0;
-      for (const st of await eventsLog.stats()) lag += st.nextOffset - (committed?.get(st.partition) ?? st.firstOffset);
+      const lag = (await groupLags(eventsLog, [WAREHOUSE_GROUP])).get(WAREHOUSE_GROUP) ?? 0;
       status.lag = lag;
       metrics.consumerLag.set({ group: 'warehouse' }, lag);
     }
@@ -217,6 +233,7 @@ export async function runSinksWorker(config: WeirConfig, options: SinksOptions =
       await http?.close();
       stop.abort();
       clearInterval(retention);
+      clearInterval(lagSampler);
       await failedEvents;
       await usageMeter;
       await realtime.done;
@@ -264,4 +281,27 @@ async function serveWorkerHttp(
   });
   await app.listen({ host: config.server.host, port: config.server.port });
   return app;
+}
+
+/**
+ * Records of the log past each group's committed offsets (a partition it never committed counts
+ * from the log's first record, unless `committedOnly` leaves out groups with no commit at all).
+ *
+ * @example
+ * ```ts
+ * const lags = await groupLags(eventsLog, ['warehouse']); // Map { 'warehouse' => 120 }
+ * ```
+ */
+export async function groupLags(log: Pick<EventLog, 'groups' | 'stats'>, groups: readonly string[], options: { committedOnly?: boolean } = {}): Promise<Map<string, number>> {
+  const committed = await log.groups();
+  const stats = await log.stats();
+  const lags = new Map<string, number>();
+  for (const group of groups) {
+    const offsets = committed.get(group);
+    if (!offsets && options.committedOnly) continue;
+    let lag = 0;
+    for (const st of stats) lag += st.nextOffset - (offsets?.get(st.partition) ?? st.firstOffset);
+    lags.set(group, lag);
+  }
+  return lags;
 }

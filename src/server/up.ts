@@ -6,6 +6,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { WeirConfig } from '../config/schema.js';
 import { WeirError } from '../errors/catalogue.js';
 import { createLogger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
 import { openState } from './backends.js';
 import { ensureCliToken } from './cli-token.js';
 import { IpcChannel } from './ipc.js';
@@ -25,6 +26,8 @@ export interface UpOptions {
 /** A process the supervisor keeps running: started again when it dies, drained on shutdown. */
 interface Managed {
   name: string;
+  /** The `process` label of `weir_process_restarts_total`. */
+  kind: 'collector' | 'sinks';
   start(): { pid: number | undefined; exited: Promise<number | null>; ready: Promise<number | undefined>; drain(): void; kill(): void };
 }
 
@@ -44,6 +47,9 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
   const logger = createLogger(config.logging.level, { role: 'supervisor' });
   const aggregator = new AggregatorRegistry();
+  const own = createMetrics({ role: 'supervisor' });
+  // Present at 0 from the start: Prometheus's increase() misses the first restart of a new series.
+  for (const kind of ['collector', 'sinks'] as const) own.processRestarts.inc({ process: kind }, 0);
 
   // Bootstrap before forking, so every process finds the default workspace and source.
   const state = await openState(config);
@@ -64,7 +70,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
       'weir:metrics': async () => {
         const collectors = await aggregator.clusterMetrics();
         const sinkText = sinks ? await sinks.request<string>('weir:metrics').catch(() => '') : '';
-        return `${collectors}\n${sinkText}`;
+        return `${collectors}\n${sinkText}\n${await own.registry.metrics()}`;
       },
       'weir:status': async () => (sinks ? sinks.request('weir:status', undefined, 2000) : { engine: config.warehouse.engine, ok: false, lag: 0, error: 'the sinks process is starting' }),
       'weir:query': (payload) => toSinks('weir:query', payload, config.warehouse.queryTimeoutMs + 4000),
@@ -80,6 +86,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
   const collectorsOnly = options.collectorsOnly === true;
   const collector = (partition: number): Managed => ({
     name: `collector ${partition}`,
+    kind: 'collector',
     start() {
       const worker = cluster.fork({
         ...env,
@@ -98,6 +105,7 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
   });
   const sinksProcess: Managed = {
     name: 'sinks',
+    kind: 'sinks',
     start() {
       const child: ChildProcess = fork(fileURLToPath(new URL('./sinks-main.js', import.meta.url)), [], { env: { ...process.env, ...env } });
       const channel = new IpcChannel(child);
@@ -132,7 +140,11 @@ export async function runUp(config: WeirConfig, options: UpOptions = {}): Promis
       logger[code === EXIT_LOG_FAILED ? 'warn' : 'error']({ process: m.name, code }, 'process exited; restarting');
       // Not unref'd: when every child died at once this timer is all that keeps the supervisor
       // alive (found by the reliability suite's kill loop: `weir up` used to exit 0 there).
-      setTimeout(() => !stopping && keep(m, at), 500);
+      setTimeout(() => {
+        if (stopping) return;
+        own.processRestarts.inc({ process: m.kind });
+        keep(m, at);
+      }, 500);
     });
     return p;
   };

@@ -148,9 +148,16 @@ describe('collector over real HTTP (weir up)', () => {
       'weir_log_segments',
       'weir_failed_events_total',
       'weir_ingest_errors_total',
+      'weir_log_backlog_bytes',
+      'weir_log_backlog_budget_bytes',
+      // The supervisor's own: present at 0 before any restart.
+      'weir_process_restarts_total{process="sinks"} 0',
     ]) {
       assert.ok(text.includes(name), `metrics include ${name}`);
     }
+    // The supervisor concatenates the collectors', the sinks process's and its own registries.
+    const families = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);
+    assert.deepEqual(families.filter((f, i) => families.indexOf(f) !== i), [], 'no metric family appears twice');
     assert.match(text, /weir_failed_events_total\{reason="WEIR_EVENT_MISSING_EVENT_NAME"\} [1-9]/);
   });
 

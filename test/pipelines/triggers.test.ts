@@ -95,6 +95,12 @@ describe('pipeline triggers', () => {
     const stop = new AbortController();
     let finished: () => void = () => {};
     const done = new Promise<void>((resolve) => (finished = resolve));
+    // What the metrics hooks saw: runs triggered, attempts with their durations, tasks running.
+    const triggered: string[] = [];
+    const attempts: Array<[string, number]> = [];
+    const running: number[] = [];
+    let idle: () => void = () => {};
+    const idled = new Promise<void>((resolve) => (idle = resolve));
     const worker = startPipelineWorker({
       store: other.store,
       warehouse: wh.warehouse,
@@ -103,7 +109,15 @@ describe('pipeline triggers', () => {
       signal: stop.signal,
       watermark: async () => at('2026-01-02T03:00:00Z'),
       pollMs: 20,
-      onAttempt: (_task, outcome) => outcome === 'succeeded' && finished(),
+      onTriggered: (trigger) => triggered.push(trigger),
+      onRunning: (n) => {
+        running.push(n);
+        if (n === 0) idle();
+      },
+      onAttempt: (_task, outcome, seconds) => {
+        attempts.push([outcome, seconds]);
+        if (outcome === 'succeeded') finished();
+      },
     });
     try {
       await done;
@@ -111,6 +125,12 @@ describe('pipeline triggers', () => {
       assert.ok(run);
       const detail = await other.store.getRun(run.id);
       assert.deepEqual(taskStates(detail!), { 'per_hour@2026-01-02T02': 'succeeded' });
+      assert.deepEqual(triggered, ['watermark']);
+      assert.deepEqual(attempts.map(([outcome]) => outcome), ['succeeded']);
+      assert.ok(attempts.every(([, seconds]) => Number.isFinite(seconds) && seconds >= 0), `attempt durations ${JSON.stringify(attempts)}`);
+      // Running at 1 while the task ran; back at 0 once it was recorded (reported after onAttempt).
+      await idled;
+      assert.deepEqual(running, [1, 0]);
     } finally {
       stop.abort();
       await worker.done;

@@ -53,8 +53,12 @@ export interface PipelineWorkerOptions {
   triggerIntervalMs?: number;
   /** The longest wait between retries; default 10 minutes. */
   maxRetryDelayMs?: number;
-  /** Called after each attempt is recorded. */
-  onAttempt?: (task: ClaimedTask, outcome: TaskOutcome['kind'] | 'retrying') => void;
+  /** Called after each attempt is recorded, with how long the attempt ran (for metrics). */
+  onAttempt?: (task: ClaimedTask, outcome: TaskOutcome['kind'] | 'retrying', seconds: number) => void;
+  /** Called when the number of tasks this worker runs changes (for metrics). */
+  onRunning?: (tasks: number) => void;
+  /** Called when a trigger created a run (for metrics). */
+  onTriggered?: (trigger: 'schedule' | 'watermark', runId: string) => void;
 }
 
 export interface PipelineWorker {
@@ -179,7 +183,9 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
   const execute = async (task: ClaimedTask, controller: AbortController): Promise<void> => {
     const env = environment();
     const model = env.project.models.get(task.model);
+    const startedMs = performance.now();
     const outcome = await runTask(env, task, model, controller.signal);
+    const seconds = (performance.now() - startedMs) / 1000;
     let recorded: TaskOutcome['kind'] | 'retrying' = outcome.kind;
     switch (outcome.kind) {
       case 'succeeded': {
@@ -223,7 +229,7 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
       }
     }
     logger.debug({ task: task.id, model: task.model, partition: task.partition.key, attempt: task.attempt, outcome: recorded }, 'pipeline task attempt');
-    o.onAttempt?.(task, recorded);
+    o.onAttempt?.(task, recorded, seconds);
   };
 
   const start = (task: ClaimedTask) => {
@@ -232,9 +238,11 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
       .catch((err: unknown) => logger.error({ err, task: task.id }, 'pipeline task could not be recorded'))
       .finally(() => {
         inflight.delete(task.id);
+        o.onRunning?.(inflight.size);
         wake();
       });
     inflight.set(task.id, { task, controller, done });
+    o.onRunning?.(inflight.size);
   };
 
   const renew = async () => {
@@ -260,7 +268,11 @@ async function runWorker(id: string, o: PipelineWorkerOptions): Promise<void> {
     const scheduled = await fireSchedules({ store, project, now: new Date(), since: started });
     const watermark = o.watermark ? await o.watermark() : undefined;
     const triggered = await fireWatermark({ store, project, watermark });
-    for (const runId of [scheduled, triggered]) if (runId) logger.info({ run: runId }, 'pipeline run triggered');
+    for (const [trigger, runId] of [['schedule', scheduled], ['watermark', triggered]] as const) {
+      if (!runId) continue;
+      logger.info({ run: runId, trigger }, 'pipeline run triggered');
+      o.onTriggered?.(trigger, runId);
+    }
   };
   const every = (ms: number, fn: () => Promise<void>, what: string): NodeJS.Timeout =>
     setInterval(() => {
