@@ -37,7 +37,9 @@ if (phases.every((p) => p.files.length === 0)) {
 let status = 0;
 for (const { files, concurrency } of phases) {
   if (files.length === 0) continue;
-  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/summary-reporter.mjs', '--test-reporter-destination=stdout', ...files], {
+  // A test that hangs (a server that never answers, a child that never exits) fails after 15
+  // minutes with its name, instead of holding CI until its hard limit.
+  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=900000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/summary-reporter.mjs', '--test-reporter-destination=stdout', ...files], {
     stdio: 'inherit',
   });
   if (r.status !== 0) status = r.status ?? 1;
