@@ -15,16 +15,16 @@ import { Redis } from 'ioredis';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** Why the local Redis cannot be used, or undefined when it can. */
-export async function redisUnreachable(): Promise<string | undefined> {
-  const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+/** Why the Redis at `url` (default: the local one) cannot be used, or undefined when it can. */
+export async function redisUnreachable(url = REDIS_URL): Promise<string | undefined> {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.ping();
     return undefined;
   } catch (err) {
-    return `Redis at ${REDIS_URL} unreachable: ${(err as Error).message}`;
+    return `Redis at ${url} unreachable: ${(err as Error).message}`;
   } finally {
     client.disconnect();
   }

@@ -62,8 +62,6 @@ export async function openRedisRealtimeStore(options: RedisRealtimeStoreOptions)
   const w: RealtimeWindows = { ...DEFAULT_WINDOWS, ...options.windows };
   const prefix = options.keyPrefix ?? 'weir:rt:';
   const tailTtlMs = options.tailTtlMs ?? 24 * 3600_000;
-  const unavailable = (err: unknown) =>
-    new WeirError('WEIR_LIVE_STORE_UNAVAILABLE', { store: 'redis', url: redactUrl(options.url), detail: err instanceof Error ? err.message : String(err) });
   const client = new Redis(options.url, {
     lazyConnect: true,
     connectTimeout: options.connectTimeoutMs ?? 3000,
@@ -73,8 +71,16 @@ export async function openRedisRealtimeStore(options: RedisRealtimeStoreOptions)
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
   });
-  // ioredis reports every failed reconnect as an 'error' event; the calls report what matters.
-  client.on('error', () => {});
+  // ioredis reports every failed (re)connect as an 'error' event, and then fails calls with a
+  // bare "Connection is closed": the event says why (ECONNREFUSED, ENOTFOUND, NOAUTH).
+  let lastConnectError: Error | undefined;
+  client.on('error', (err: Error) => (lastConnectError = err));
+  const unavailable = (err: unknown) => {
+    const detail = err instanceof Error ? err.message : String(err);
+    const why = lastConnectError && lastConnectError.message !== detail ? ` (${lastConnectError.message})` : '';
+    return new WeirError('WEIR_LIVE_STORE_UNAVAILABLE', { store: 'redis', url: redactUrl(options.url), detail: `${detail}${why}` });
+  };
+  client.on('ready', () => (lastConnectError = undefined));
   client.defineCommand('rtRecord', { lua: RECORD_SCRIPT, numberOfKeys: 6 });
   client.defineCommand('rtSnapshot', { lua: SNAPSHOT_SCRIPT, numberOfKeys: 4, readOnly: true });
   client.defineCommand('rtTail', { lua: TAIL_SCRIPT, numberOfKeys: 2, readOnly: true });
