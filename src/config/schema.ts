@@ -212,6 +212,12 @@ export const ConfigSchema = Type.Object(
         maxVisitors: Type.Integer({ default: 20000, minimum: 1, description: 'visitors kept per source; the least recently seen are evicted' }),
         tailSize: Type.Integer({ default: 200, minimum: 1, maximum: 10000, description: 'recent events kept per source for the live tail' }),
         pollMs: Type.Integer({ default: 100, minimum: 10, maximum: 1000, description: 'how often collector workers ask for changes while live clients are connected' }),
+        store: Type.Union([Type.Literal('memory'), Type.Literal('redis')], {
+          default: 'memory',
+          description: 'memory: in the sinks process, refilled from the log on start; redis: shared by every process reaching it, kept across restarts',
+        }),
+        redisUrl: Type.String({ default: 'redis://127.0.0.1:6379', description: 'for store redis: redis://[:password@]host:port[/db], or rediss:// for TLS' }),
+        redisKeyPrefix: Type.String({ default: 'weir:rt:', description: 'for store redis: put in front of every key, so installations can share one Redis' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -96,6 +96,7 @@ export const ERRORS = {
   // warehouse and queries
   WEIR_WAREHOUSE_UNAVAILABLE: spec(503, 'the warehouse ({engine}) is unreachable: {detail}', true),
   WEIR_LIVE_UNAVAILABLE: spec(503, 'live data is unavailable: {detail}', true),
+  WEIR_LIVE_STORE_UNAVAILABLE: spec(503, 'the real-time store ({store}) at {url} is unreachable: {detail}', true),
   WEIR_ROLE_ELSEWHERE: spec(503, '{what} is not served by this process (role {role}); {detail}'),
   WEIR_WAREHOUSE_BUSY: spec(503, 'the warehouse ({engine}) asked to retry: {detail}', true),
   WEIR_WAREHOUSE_FAILED: spec(500, 'the warehouse ({engine}) refused a write: {detail}'),

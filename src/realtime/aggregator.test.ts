@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeAcceptedRecord, encodeFailedRecord } from '../events/log-record.js';
 import { openFileEventLog } from '../log/file/index.js';
+import { WeirError } from '../errors/catalogue.js';
 import { createLogger } from '../observability/logger.js';
 import { decodeHits, REALTIME_GROUP, REALTIME_HORIZON_MS, runRealtimeAggregator, toHit } from './aggregator.js';
 import { createMemoryRealtimeStore } from './memory/index.js';
@@ -199,6 +200,42 @@ describe('runRealtimeAggregator commits', () => {
       }
       stop.abort();
       await done;
+    } finally {
+      stop.abort();
+      await log.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('runRealtimeAggregator and an unreachable store', () => {
+  it('retries a batch the store refused as unavailable, and records it once when the store is back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weir-realtime-retry-'));
+    const log = await openFileEventLog({ dir });
+    const stop = new AbortController();
+    try {
+      const writer = await log.openWriter(0);
+      const receivedAt = new Date().toISOString();
+      await writer.append(['e1', 'e2'].map((messageId) => encodeAcceptedRecord('s', trackerEvent({ messageId, receivedAt }))));
+      const memory = createMemoryRealtimeStore();
+      let refusals = 0;
+      const store: RealtimeStore = {
+        ...memory,
+        async record(hits) {
+          if (refusals++ < 2) throw new WeirError('WEIR_LIVE_STORE_UNAVAILABLE', { store: 'redis', url: 'redis://127.0.0.1:6379', detail: 'down' });
+          return memory.record(hits);
+        },
+      };
+      const done = runRealtimeAggregator({ log, store, logger: createLogger('silent'), signal: stop.signal });
+      const deadline = Date.now() + 8000;
+      while ((await memory.tail('s')).events.length === 0) {
+        assert.ok(Date.now() < deadline, 'the batch was not recorded after the store came back');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      stop.abort();
+      await done;
+      assert.equal(refusals, 3);
+      assert.deepEqual((await memory.tail('s')).events.map((e) => e.messageId), ['e1', 'e2']);
     } finally {
       stop.abort();
       await log.close();

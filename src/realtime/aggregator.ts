@@ -2,6 +2,7 @@ import type { EventLog, LogConsumer, LogRecord } from '../log/event-log.js';
 import type { Logger } from '../observability/logger.js';
 import { dashboardReferrerClass, type ReferrerType } from '../enrich/referrer.js';
 import { describeEvent } from '../enrich/describe.js';
+import { backoff, isTransient } from '../consumers/retry.js';
 
 const REFERRER_ONLY = Object.freeze(['referrer']);
 import type { LiveHit, RealtimeStore } from './realtime-store.js';
@@ -69,7 +70,7 @@ export async function runRealtimeAggregator(opts: AggregatorOptions): Promise<vo
       }
       uncommitted = true;
       const { hits, skipped } = decodeHits(records, now() - REALTIME_HORIZON_MS);
-      if (hits.length > 0) await opts.store.record(hits);
+      if (hits.length > 0) await recordRetrying(opts, hits);
       opts.onBatch?.({ hits: hits.length, skipped, delayMs: hits.length > 0 ? now() - hits[hits.length - 1]!.at : undefined });
       if (now() - lastCommit >= (opts.commitMs ?? 5000)) {
         await consumer.commit();
@@ -82,6 +83,23 @@ export async function runRealtimeAggregator(opts: AggregatorOptions): Promise<vo
     if (!opts.signal.aborted) throw err;
   } finally {
     await consumer.close().catch((err: unknown) => opts.logger.warn({ err }, 'realtime consumer did not close cleanly'));
+  }
+}
+
+/**
+ * Records a batch, retrying while the store is unreachable (Redis restarting): the same hits
+ * again, not a replay from the committed offset, which would count the last seconds twice. The
+ * log keeps the rest meanwhile. Stops retrying when the aggregator stops.
+ */
+async function recordRetrying(opts: AggregatorOptions, hits: LiveHit[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await opts.store.record(hits);
+    } catch (err) {
+      if (!isTransient(err) || opts.signal.aborted) throw err;
+      opts.logger.warn({ err, attempt }, 'real-time store unavailable; retrying the batch');
+      await backoff(attempt, opts.signal);
+    }
   }
 }
 

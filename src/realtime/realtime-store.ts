@@ -18,8 +18,10 @@ import type { DashboardReferrerClass } from '../enrich/referrer.js';
  *   evicted first) and `tailSize` events in the tail.
  * - Minutes are UTC minutes of `at`; a snapshot lists the last `minutes` of them, oldest first.
  *
- * Adapters: `memory/` (embedded default). Redis follows (sorted sets by last-seen time for
- * visitors, counters per minute, a capped list for the tail).
+ * Adapters: `memory/` (embedded default, `persistent: false`) and `redis/` (shared by every
+ * process that reaches it, `persistent: true`: a sorted set of visitors by last-seen time, their
+ * page views in a hash, counters per minute, a capped list for the tail, each write and each
+ * snapshot one Lua script). `openRealtimeStore` picks one from `realtime.store`.
  *
  * @example
  * ```ts

@@ -1,16 +1,18 @@
 import type { WeirConfig } from '../config/schema.js';
-import { WeirError } from '../errors/catalogue.js';
+import { isRetriable, WeirError } from '../errors/catalogue.js';
 import type { EventLog } from '../log/event-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { LiveDeps } from '../api/live-routes.js';
 import { runRealtimeAggregator } from './aggregator.js';
-import { ipcFeed, liveHandlers, LIVE_TOPICS, storeFeed } from './live-feed.js';
+import { backoff } from '../consumers/retry.js';
+import { ipcFeed, liveHandlers, LIVE_TOPICS, storeFeed, type LiveFeed } from './live-feed.js';
 import { LiveHub } from './live-hub.js';
-import { createMemoryRealtimeStore } from './memory/index.js';
+import { openRealtimeStore } from './open-realtime-store.js';
+import type { RealtimeStore } from './realtime-store.js';
 
 /**
- * The real-time part of `weir up`'s sinks process: the in-memory store, the aggregator filling
+ * The real-time part of `weir up`'s sinks process: the configured store, the aggregator filling
  * it from the events log, and the IPC handlers through which collector workers read it. With
  * `realtime.enabled` false the handlers answer `WEIR_LIVE_UNAVAILABLE`.
  *
@@ -32,23 +34,50 @@ export function startRealtime(opts: { config: WeirConfig; log: EventLog; logger:
     };
     return { handlers: { [LIVE_TOPICS.snapshot]: off, [LIVE_TOPICS.tail]: off }, done: Promise.resolve() };
   }
-  const { visitorWindowMs, engagedWindowMs, maxVisitors, tailSize } = config.realtime;
-  const store = createMemoryRealtimeStore({ visitorWindowMs, engagedWindowMs, maxVisitors, tailSize });
-  const done = runRealtimeAggregator({
-    log: opts.log,
-    store,
-    logger: opts.logger,
-    signal: opts.signal,
-    onBatch: (b) => {
-      metrics.realtimeEvents.inc(b.hits);
-      if (b.skipped > 0) metrics.realtimeSkipped.inc(b.skipped);
-      if (b.delayMs !== undefined) metrics.realtimeDelay.set(b.delayMs / 1000);
-    },
-  })
-    .catch((err) => opts.logger.error({ err }, 'realtime aggregator stopped'))
-    .finally(() => store.close());
-  const feed = storeFeed(store);
-  return { handlers: liveHandlers(() => feed), done };
+  let feed: LiveFeed | undefined;
+  // Until the store opens, the live API answers with why it has not.
+  let notYet: unknown = new WeirError('WEIR_LIVE_UNAVAILABLE', { detail: 'the real-time store is not open yet' });
+  const done = openStore(config, opts, (err) => (notYet = err))
+    .then(async (store) => {
+      if (store === undefined) return;
+      feed = storeFeed(store);
+      try {
+        await runRealtimeAggregator({
+          log: opts.log,
+          store,
+          logger: opts.logger,
+          signal: opts.signal,
+          onBatch: (b) => {
+            metrics.realtimeEvents.inc(b.hits);
+            if (b.skipped > 0) metrics.realtimeSkipped.inc(b.skipped);
+            if (b.delayMs !== undefined) metrics.realtimeDelay.set(b.delayMs / 1000);
+          },
+        });
+      } finally {
+        await store.close();
+      }
+    })
+    .catch((err) => opts.logger.error({ err }, 'realtime aggregator stopped'));
+  const pending: LiveFeed = { snapshot: () => Promise.reject(notYet), tail: () => Promise.reject(notYet) };
+  return { handlers: liveHandlers(() => feed ?? pending), done };
+}
+
+/**
+ * Opens the configured store, retrying while it is unreachable (Redis starting after Weir):
+ * undefined when stopped first.
+ */
+async function openStore(config: WeirConfig, opts: { logger: Logger; signal: AbortSignal }, onError: (err: unknown) => void): Promise<RealtimeStore | undefined> {
+  for (let attempt = 1; !opts.signal.aborted; attempt++) {
+    try {
+      return await openRealtimeStore(config.realtime);
+    } catch (err) {
+      if (!isRetriable(err)) throw err;
+      onError(err);
+      opts.logger.warn({ err, attempt }, 'real-time store unreachable; retrying');
+      await backoff(attempt, opts.signal);
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The RealtimeStore contract: every adapter (memory, and Redis when it comes) runs these cases.
- * Time is passed in, so every case is exact.
+ * The RealtimeStore contract: every adapter (memory, Redis) runs these cases. Time is passed in,
+ * so every case is exact.
  *
  * @example
  * ```ts
@@ -14,6 +14,11 @@ import type { LiveHit, RealtimeStore, RealtimeWindows } from '../../src/realtime
 export interface RealtimeStoreFixture {
   /** A store with no data, sized by `windows` (defaults for what is left out). */
   store: RealtimeStore;
+  /**
+   * Another store on the same state, as another process would open it (same windows); absent
+   * when the state lives in one process (memory).
+   */
+  openAnother?(): Promise<RealtimeStore>;
   cleanup(): Promise<void>;
 }
 
@@ -52,10 +57,10 @@ const ping = (sec: number, v: string, path: string, engaged: number, extra: Part
 
 export function realtimeStoreContract(name: string, open: (windows: Partial<RealtimeWindows>) => Promise<RealtimeStoreFixture>): void {
   describe(`RealtimeStore contract: ${name}`, () => {
-    const withStore = async (windows: Partial<RealtimeWindows>, fn: (store: RealtimeStore) => Promise<void>) => {
+    const withStore = async (windows: Partial<RealtimeWindows>, fn: (store: RealtimeStore, fx: RealtimeStoreFixture) => Promise<void>) => {
       const fx = await open(windows);
       try {
-        await fn(fx.store);
+        await fn(fx.store, fx);
       } finally {
         await fx.cleanup();
       }
@@ -217,6 +222,26 @@ export function realtimeStoreContract(name: string, open: (windows: Partial<Real
         assert.equal((await store.snapshot('src_none', at(2))).visitors.total, 0);
         assert.equal((await store.tail('src_other')).events.length, 2);
         assert.equal((await store.snapshot(S, at(2))).version, v1);
+      }));
+
+    it('shares its state between stores on the same backend: writers merge, readers agree', (t) =>
+      withStore({ tailSize: 10 }, async (store, fx) => {
+        if (fx.openAnother === undefined) return t.skip('the state lives in one process');
+        const other = await fx.openAnother();
+        await store.record([view(0, 'v1', '/a'), view(0, 'v2', '/a')]);
+        await other.record([view(1, 'v3', '/b'), ping(2, 'v1', '/a', 2)]);
+        const [mine, theirs] = [await store.snapshot(S, at(3)), await other.snapshot(S, at(3))];
+        assert.deepEqual(theirs, mine);
+        assert.deepEqual(mine.visitors, { total: 3, engaged: 3, idle: 0 });
+        assert.deepEqual(mine.pages.map((p) => [p.path, p.visitors]), [
+          ['/a', 2],
+          ['/b', 1],
+        ]);
+        assert.equal(await other.version(S), await store.version(S));
+        const tail = await other.tail(S);
+        assert.deepEqual(tail, await store.tail(S));
+        assert.equal(tail.cursor, 4);
+        assert.deepEqual(tail.events.map((e) => e.anonymousId), ['v1', 'v2', 'v3', 'v1']);
       }));
   });
 }

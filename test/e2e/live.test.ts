@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { WeirServer, basic, post, removeDir, tempDir } from '../helpers/weir-process.js';
 import { openSse } from '../helpers/sse.js';
+import { requireOrSkip } from '../helpers/pipeline-fixtures.js';
+import { deleteKeys, REDIS_URL, redisUnreachable, uniqueKeyPrefix } from '../helpers/redis.js';
 
 const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
@@ -20,9 +22,22 @@ function reader(visitor: string, path: string, opts: { returning?: boolean; refe
   };
 }
 
-test('live API through weir up: snapshots and the tail over SSE, auth, a reader who leaves drops out, clean close on drain', { timeout: 120_000 }, async () => {
+const redisSkip = await redisUnreachable();
+const STORES: Array<{ store: string; env: Record<string, string> }> = [
+  { store: 'memory', env: {} },
+  { store: 'redis', env: { WEIR_REALTIME_STORE: 'redis', WEIR_REALTIME_REDIS_URL: REDIS_URL, WEIR_REALTIME_REDIS_KEY_PREFIX: uniqueKeyPrefix('e2elive') } },
+];
+
+for (const { store, env } of STORES) {
+  test(`live API through weir up (${store} store): snapshots and the tail over SSE, auth, a reader who leaves drops out, clean close on drain`, { timeout: 120_000 }, async (t) => {
+    if (store === 'redis' && !requireOrSkip('Redis', redisSkip === undefined ? {} : { skip: redisSkip }, (r) => t.skip(r))) return;
+    await liveThroughUp(env);
+  });
+}
+
+async function liveThroughUp(env: Record<string, string>): Promise<void> {
   const dataDir = tempDir('weir-live-e2e-');
-  const server = await WeirServer.start({ dataDir, startTimeoutMs: 90_000 });
+  const server = await WeirServer.start({ dataDir, env, startTimeoutMs: 90_000 });
   try {
     const auth = { authorization: `Bearer ${server.adminToken}` };
     // A browser's user agent: Node's own is a bot's, and bots are not visitors.
@@ -67,7 +82,7 @@ test('live API through weir up: snapshots and the tail over SSE, auth, a reader 
     // Snapshots keep coming without changes, at least once a second.
     const count = live.events.length;
     await new Promise((r) => setTimeout(r, 2200));
-    assert.ok(live.events.length - count >= 2, `${live.events.length - count} snapshots in 2.2 s`);
+    assert.ok(live.events.length - count >= 2, `${live.events.length - count} snapshots in 2.2 s ${JSON.stringify(live.events.slice(-4))}`);
 
     // The tail: the recent events first, newest last, in the shape the Events page reads.
     const tail = await openSse(`${server.url}/api/events/tail?source=default`, auth);
@@ -99,5 +114,6 @@ test('live API through weir up: snapshots and the tail over SSE, auth, a reader 
   } finally {
     await server.crash();
     removeDir(dataDir);
+    if (env.WEIR_REALTIME_REDIS_KEY_PREFIX) await deleteKeys(env.WEIR_REALTIME_REDIS_KEY_PREFIX);
   }
-});
+}

@@ -1,7 +1,6 @@
 import type { DashboardReferrerClass } from '../../enrich/referrer.js';
 import {
   DEFAULT_WINDOWS,
-  REFERRER_CLASSES,
   SCROLL_BUCKETS,
   type LiveHit,
   type LiveSnapshot,
@@ -10,8 +9,7 @@ import {
   type TailEvent,
   type TailPage,
 } from '../realtime-store.js';
-
-const MINUTE_MS = 60_000;
+import { averageSeconds, MINUTE_MS, minuteSeries, rankPages, zeroReferrers } from '../snapshot-parts.js';
 
 interface Visitor {
   lastSeen: number;
@@ -122,7 +120,7 @@ class SourceWindows {
   snapshot(sourceId: string, now: number): LiveSnapshot {
     const oldest = now - this.w.visitorWindowMs;
     const engagedSince = now - this.w.engagedWindowMs;
-    const referrers = Object.fromEntries(REFERRER_CLASSES.map((c) => [c, 0])) as Record<DashboardReferrerClass, number>;
+    const referrers = zeroReferrers();
     const audience = { new: 0, returning: 0, unknown: 0 };
     const scrollDepth = SCROLL_BUCKETS.map(() => 0);
     const pages = new Map<string, { path: string; title: string; url: string; visitors: number; engaged: number; titleAt: number }>();
@@ -148,27 +146,19 @@ class SourceWindows {
       if (isEngaged) page.engaged++;
     }
     const total = this.visitors.size;
-    const top = [...pages.values()]
-      .sort((a, b) => b.visitors - a.visitors || b.engaged - a.engaged || (a.path < b.path ? -1 : 1))
-      .slice(0, this.w.topPages)
-      .map(({ path, title, url, visitors, engaged: e }) => ({ path, title, url, visitors, engaged: e }));
-    const current = Math.floor(now / MINUTE_MS) * MINUTE_MS;
-    const minutes: LiveSnapshot['minutes'] = [];
-    for (let i = this.minutes.length - 1; i >= 0; i--) {
-      const at = current - i * MINUTE_MS;
+    const minutes = minuteSeries(now, this.minutes.length, (at) => {
       const slot = this.minutes[Math.floor(at / MINUTE_MS) % this.minutes.length]!;
-      const live = slot.at === at;
-      minutes.push({ at: new Date(at).toISOString(), events: live ? slot.events : 0, engagedSeconds: live ? slot.engagedSeconds : 0 });
-    }
+      return slot.at === at ? { events: slot.events, engagedSeconds: slot.engagedSeconds } : { events: 0, engagedSeconds: 0 };
+    });
     return {
       sourceId,
       at: new Date(now).toISOString(),
       version: this.version,
       visitors: { total, engaged, idle: total - engaged },
-      pages: top,
+      pages: rankPages(pages.values(), this.w.topPages),
       referrers,
       audience,
-      averageEngagedSeconds: total === 0 ? 0 : Math.round((engagedSeconds / total) * 10) / 10,
+      averageEngagedSeconds: averageSeconds(engagedSeconds, total),
       scrollDepth,
       minutes,
     };

@@ -1,0 +1,1 @@
+export { openRedisRealtimeStore, type RedisRealtimeStoreOptions } from './redis-realtime-store.js';
