@@ -102,9 +102,53 @@ export function relayLive(forward: (topic: string, payload: unknown) => Promise<
  * ```
  */
 export function collectorLive(config: WeirConfig, request: <T>(topic: string, payload: unknown) => Promise<T>, metrics: Metrics): Omit<LiveDeps, 'state'> {
-  const hub = new LiveHub(ipcFeed(request), {
+  return liveApi(config, ipcFeed(request), metrics);
+}
+
+/**
+ * The live API over any feed: `weir up`'s collectors read the sinks process over IPC
+ * ({@link collectorLive}); `weir ui` reads the shared Redis store directly ({@link sharedStoreFeed}).
+ *
+ * @example
+ * ```ts
+ * await buildApp({ ...deps, live: liveApi(config, sharedStoreFeed(config), metrics) });
+ * ```
+ */
+export function liveApi(config: WeirConfig, feed: LiveFeed, metrics: Metrics): Omit<LiveDeps, 'state'> {
+  const hub = new LiveHub(feed, {
     pollMs: config.realtime.pollMs,
     onSnapshotLatency: (s) => metrics.liveSnapshotLatency.observe(s),
   });
   return { hub, onClients: (stream, delta) => metrics.liveClients.inc({ stream }, delta) };
+}
+
+/**
+ * A feed from the store the configuration names, opened on first use and again after a failed
+ * open, so a process whose Redis is down at start serves live data once it is back (until then
+ * each request gets the retriable `WEIR_LIVE_STORE_UNAVAILABLE`).
+ *
+ * @example
+ * ```ts
+ * const feed = sharedStoreFeed(config);
+ * await feed.snapshot('src_1');
+ * ```
+ */
+export function sharedStoreFeed(config: WeirConfig): LiveFeed & { close(): Promise<void> } {
+  let opening: Promise<LiveFeed & { store: RealtimeStore }> | undefined;
+  const feed = () =>
+    (opening ??= openRealtimeStore(config.realtime).then(
+      (store) => Object.assign(storeFeed(store), { store }),
+      (err: unknown) => {
+        opening = undefined;
+        throw err;
+      },
+    ));
+  return {
+    snapshot: async (sourceId, unlessVersion) => (await feed()).snapshot(sourceId, unlessVersion),
+    tail: async (sourceId, after) => (await feed()).tail(sourceId, after),
+    async close() {
+      const open = await opening?.catch(() => undefined);
+      await open?.store.close();
+    },
+  };
 }

@@ -11,6 +11,7 @@ import { buildApp } from './app.js';
 import { openLog, openPipelineStore, openState, openWarehouse } from './backends.js';
 import { claimPartition } from './claim-partition.js';
 import { drainOnce } from './drain-signals.js';
+import { liveApi, sharedStoreFeed } from '../realtime/start-realtime.js';
 
 /**
  * `weir ui`: the web UI and its API in a process of their own, over the shared engines: metadata
@@ -36,6 +37,11 @@ export async function runUiServer(config: WeirConfig, options: { out?: (line: st
   const schemas = new SourceSchemas(state);
   const lake = config.lake.enabled ? await openLake(config) : undefined;
   const enrichers = await openSourceEnrichers(config);
+  // Live numbers come from the store every UI node shares; an in-memory store lives in the
+  // worker that fills it, out of this process's reach.
+  const liveFeed = config.realtime.enabled && config.realtime.store === 'redis' ? sharedStoreFeed(config) : undefined;
+  const live = liveFeed ? liveApi(config, liveFeed, metrics) : undefined;
+  if (!live) logger.warn('live data needs realtime.store redis with weir ui: /api/live is not served');
   const notHere = {
     append: async (): Promise<never> => {
       throw new WeirError('WEIR_ROLE_ELSEWHERE', { what: 'ingest', role: 'ui', detail: 'send events to a weir collector' });
@@ -44,6 +50,7 @@ export async function runUiServer(config: WeirConfig, options: { out?: (line: st
 
   const app = await buildApp({
     surface: 'ui',
+    live,
     config,
     state,
     metrics,
@@ -87,6 +94,8 @@ export async function runUiServer(config: WeirConfig, options: { out?: (line: st
     timeoutMs: config.server.drainTimeoutMs,
     async close() {
       await app.close();
+      live?.hub.close();
+      await liveFeed?.close();
       await lake?.close();
       await warehouse?.close();
       await pipelines.close();

@@ -17,13 +17,7 @@ export const ROOT = new URL('../../../', import.meta.url).pathname;
 /** Subcommands that run a server process. */
 export const CLI_ROLES = ['up', 'collector', 'worker', 'ui'] as const;
 
-/**
- * Options the deployment files set that a change in flight adds to the schema (realtime.store,
- * realtime.redisUrl for the Redis live store). Accepted by name until the schema has them.
- */
-const PENDING_ENV = ['WEIR_REALTIME_STORE', 'WEIR_REALTIME_REDIS_URL'];
-
-const ENV_NAMES = new Set([...optionEnvNames(), ...PENDING_ENV]);
+const ENV_NAMES = new Set(optionEnvNames());
 const DEFAULTS = loadConfig({ env: {}, cwd: tmpdir() });
 
 // A YAML document from the deploy files; fields are read loosely and checked as they are read.
