@@ -231,7 +231,7 @@ async function main(): Promise<void> {
   rec.note(
     `Two \`weir collector\` processes, 1 collector worker each (\`WEIR_SERVER_WORKERS=1\`), log on NATS JetStream (R1, file storage, one local server), ` +
       `metadata in Postgres, no consumer running (the log holds the backlog; backlog budget off). wrk -t1 for ${SECONDS} s: /v1/batch with 20 events ` +
-      `of ~550 bytes, or /v1/track with one; ${CONNECTIONS} connections to one collector, or ${CONNECTIONS / 2} to each of two (two wrk at once). ` +
+      `of ~550 bytes, or /v1/track with one; ${CONNECTIONS} connections to one collector, or ${Math.max(1, Math.round(CONNECTIONS / 2))} to each of two (two wrk at once). ` +
       'During the one-collector runs the second collector is up and idle.',
   );
   rec.note(
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
     if (!writeKey) throw new Error('the first collector printed no write key');
     const urls = PORTS.map((p) => `http://127.0.0.1:${p}`);
     progress('warm-up: 3 s on both collectors');
-    await Promise.all(urls.map((u) => runWrkAsync(u, wrkScript(writeKey, 'batched', 0), dir, 3, CONNECTIONS / 2)));
+    await Promise.all(urls.map((u) => runWrkAsync(u, wrkScript(writeKey, 'batched', 0), dir, 3, Math.max(1, Math.round(CONNECTIONS / 2)))));
 
     for (const shape of ['batched', 'single'] as const) {
       const name = shape === 'batched' ? 'batched' : 'one event per request';
