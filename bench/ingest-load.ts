@@ -12,6 +12,7 @@
  * await stopped(weir.child);
  * ```
  */
+import { randomBytes } from 'node:crypto';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,8 +41,11 @@ const UAS = [
 export type Shape = 'batched' | 'single';
 export const eventsPerRequest = (shape: Shape) => (shape === 'batched' ? EVENTS_PER_REQUEST : 1);
 
-/** A wrk script that posts events with unique messageIds per request. */
+/** A wrk script that posts events with unique messageIds per request, and per script. */
 export function wrkScript(writeKey: string, shape: Shape, delayMs: number): string {
+  // wrk's LuaJIT never seeds math.random, so every run drew the same prefix: on the NATS log,
+  // whose duplicate window drops a messageId seen within minutes, a second run stored nothing.
+  const run = randomBytes(4).toString('hex');
   const auth = Buffer.from(`${writeKey}:`).toString('base64');
   // ~550 bytes per event, like a web track call from analytics.js: a user agent, a page url with
   // UTM parameters and a search referrer, so every enrichment step has work to do.
@@ -70,7 +74,7 @@ function setup(thread)
   thread:set("tid", counter)
 end
 function init(args)
-  prefix = "t" .. tid .. "-" .. math.random(1, 1000000000) .. "-"
+  prefix = "${run}-t" .. tid .. "-"
   n = 0
 end
 function request()
@@ -94,6 +98,8 @@ export interface WrkResult {
   p99ms: number;
   non2xx: number;
   errors: string;
+  /** CPU seconds wrk used (user + system); only from {@link runWrkAsync}. */
+  cpuSeconds?: number;
 }
 
 function parseLatency(text: string, pct: string): number {
@@ -103,13 +109,8 @@ function parseLatency(text: string, pct: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-/** Runs wrk over `connections`, pinned to `cpu` when given (a one-core run keeps it off the server's core). */
-export function runWrk(url: string, script: string, dir: string, seconds: number, connections: number, cpu?: number): WrkResult {
-  const file = join(dir, `wrk-${Date.now()}.lua`);
-  writeFileSync(file, script);
-  const wrk = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', file, url];
-  const [cmd, ...args] = cpu === undefined ? wrk : ['taskset', '-c', String(cpu), ...wrk];
-  const out = execFileSync(cmd!, args, { encoding: 'utf8', maxBuffer: 10 * 1024 * 1024 });
+/** The numbers of one wrk run, from its `--latency` output. */
+export function parseWrk(out: string): WrkResult {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -119,7 +120,60 @@ export function runWrk(url: string, script: string, dir: string, seconds: number
   return { requestsPerSec: rps, meanMs, requests, p50ms: parseLatency(out, '50'), p99ms: parseLatency(out, '99'), non2xx, errors };
 }
 
+let scripts = 0;
+
+/** The wrk command line (under `taskset` when pinned), its script written to a file of its own in `dir`. */
+function wrkCommand(url: string, script: string, dir: string, seconds: number, connections: number, cpu?: number): [string, string[]] {
+  // One file per run: runs started at once (bench:scale) must not share one.
+  const file = join(dir, `wrk-${process.pid}-${++scripts}.lua`);
+  writeFileSync(file, script);
+  const wrk = ['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '-s', file, url];
+  const [cmd, ...args] = cpu === undefined ? wrk : ['taskset', '-c', String(cpu), ...wrk];
+  return [cmd!, args];
+}
+
+/** Runs wrk over `connections`, pinned to `cpu` when given (a one-core run keeps it off the server's core). */
+export function runWrk(url: string, script: string, dir: string, seconds: number, connections: number, cpu?: number): WrkResult {
+  const [cmd, args] = wrkCommand(url, script, dir, seconds, connections, cpu);
+  return parseWrk(execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 10 * 1024 * 1024 }));
+}
+
+/**
+ * {@link runWrk} without blocking the event loop, so several wrk processes can load several
+ * servers at once.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = await Promise.all([runWrkAsync(urlA, script, dir, 10, 32), runWrkAsync(urlB, script, dir, 10, 32)]);
+ * ```
+ */
+export function runWrkAsync(url: string, script: string, dir: string, seconds: number, connections: number, cpu?: number): Promise<WrkResult> {
+  const [cmd, args] = wrkCommand(url, script, dir, seconds, connections, cpu);
+  // The shell prints its own /proc stat after wrk: cutime + cstime are wrk's CPU, once reaped.
+  const sh = `"$@"; rc=$?; echo "${STAT_MARK}"; cat /proc/$$/stat; exit $rc`;
+  return new Promise((res, rej) => {
+    const child = spawn('sh', ['-c', sh, 'sh', cmd, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => (out += d));
+    child.once('error', rej);
+    child.once('close', (code) => {
+      if (code !== 0) return rej(new Error(`wrk exited with code ${code}: ${out}`));
+      const [text, stat = ''] = out.split(STAT_MARK);
+      // Fields after the command name: cutime is field 16, cstime 17 (in clock ticks).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      res({ ...parseWrk(text!), cpuSeconds: (Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND });
+    });
+  });
+}
+
+const STAT_MARK = '--- /proc stat ---';
+/** Clock ticks per second, the unit of CPU times in /proc. */
+export const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 export interface WeirOptions {
+  /** `weir up` (default), or `weir collector`: collector workers only, serving ingest. */
+  command?: 'up' | 'collector';
   dataDir: string;
   port: number;
   /** Collector workers; 0 = one per core. */
@@ -130,10 +184,17 @@ export interface WeirOptions {
   execArgv?: string[];
   /** Pins `weir up` and all its processes to this core (`taskset -c`). */
   cpu?: number;
+  /** More environment, after the options above (e.g. the log and metadata backends). */
+  env?: Record<string, string>;
 }
 
+/**
+ * Starts `weir up` (or `weir collector`) and resolves once it printed its banner; `writeKey` is
+ * the default source's, or empty when the metadata existed already (no first-start lines).
+ */
 export async function startWeir(o: WeirOptions): Promise<{ child: ChildProcess; writeKey: string }> {
-  const up = [process.execPath, ...(o.execArgv ?? []), CLI, 'up'];
+  const command = o.command ?? 'up';
+  const up = [process.execPath, ...(o.execArgv ?? []), CLI, command];
   const [cmd, ...args] = o.cpu === undefined ? up : ['taskset', '-c', String(o.cpu), ...up];
   const child = spawn(cmd!, args, {
     env: {
@@ -147,6 +208,7 @@ export async function startWeir(o: WeirOptions): Promise<{ child: ChildProcess; 
       // The collector alone means no sink at all: the lake writer is off too.
       WEIR_LAKE_ENABLED: o.warehouse === 'none' ? 'false' : 'true',
       WEIR_SERVER_KEEP_CLIENT_IP: 'true',
+      ...o.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -155,10 +217,9 @@ export async function startWeir(o: WeirOptions): Promise<{ child: ChildProcess; 
   const writeKey = await new Promise<string>((res, rej) => {
     child.stdout!.on('data', (d: string) => {
       out += d;
-      const key = /write key:\s+(\S+)/.exec(out)?.[1];
-      if (key && /admin token/.test(out)) res(key);
+      if (/is running on/.test(out) && /admin token|sources list/.test(out)) res(/write key:\s+(\S+)/.exec(out)?.[1] ?? '');
     });
-    child.once('exit', (c) => rej(new Error(`weir up exited ${c}: ${out}`)));
+    child.once('exit', (c) => rej(new Error(`weir ${command} exited ${c}: ${out}`)));
   });
   return { child, writeKey };
 }

@@ -31,6 +31,7 @@ export const BENCHES: readonly BenchSpec[] = [
   { name: 'lake', what: 'lake write throughput and a query from the lake', env: { quick: { BENCH_WRITE_EVENTS: '200000', BENCH_DAY_EVENTS: '2000000', BENCH_QUERY_RUNS: '3' }, full: {} } },
   { name: 'enrich', what: 'CPU per event of the enrichment steps', env: { quick: { BENCH_EVENTS: '50000' }, full: {} } },
   { name: 'pipeline', what: 'CPU per collector step', env: { quick: { BENCH_ITERATIONS: '5000' }, full: {} } },
+  { name: 'scale', what: 'ingest through one and two weir collector processes on NATS and Postgres', env: { quick: { BENCH_SECONDS: '5' }, full: {} } },
 ];
 
 /** Where the compiled benches are (beside this file in dist/bench). */
