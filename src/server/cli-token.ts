@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WeirConfig } from '../config/schema.js';
 import type { StateStore } from '../state/state-store.js';
@@ -21,6 +21,8 @@ export async function ensureCliToken(config: WeirConfig, state: Pick<StateStore,
   } catch {
     // missing or unreadable: write a new one
   }
+  // With the log in NATS and the metadata in Postgres nothing else creates the data directory.
+  mkdirSync(config.dataDir, { recursive: true });
   writeFileSync(path, `${await state.createAdminToken()}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
 }
