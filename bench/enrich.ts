@@ -15,15 +15,15 @@
  * `weir up`, the collector alone, wrk posting 20-event batches over 128 connections), alternating
  * on and off so both see the same load from the rest of the machine; the median of the runs of each.
  *
- * Options: `--json <file>` also writes the figures as `{ name, machine, date, figures: [{ label,
- * value, unit, target?, met? }] }` (what `npm run bench` collects).
+ * Options: `--json <file>` also writes the figures as bench/report.ts's JSON report (what
+ * `npm run bench` collects).
  * Env: BENCH_EVENTS (default 200000 per pass), BENCH_ONLY (run only rows whose name contains it),
  * BENCH_INGEST_RUNS (runs of each of on and off, default 3; 0 skips ingest), BENCH_SECONDS (per
  * run, default 10), BENCH_SIZE=quick (1 run of 5 s each).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectBotInContext, flagBot } from '../src/enrich/bot.js';
 import { enrichCampaign } from '../src/enrich/campaign.js';
@@ -36,6 +36,7 @@ import { createPseudonymiser } from '../src/enrich/privacy/pseudonymise.js';
 import { enrichReferrer } from '../src/enrich/referrer.js';
 import { enrichUserAgent } from '../src/enrich/user-agent.js';
 import { openCityDatabase } from '../test/helpers/geoip-fixture.js';
+import { atLeast, atMost, startBench } from './report.js';
 import { BOT_UAS, BROWSER_UAS, UA } from '../test/helpers/user-agents.js';
 import { decodeLogRecord, encodeAcceptedRecord } from '../src/events/log-record.js';
 import { EVENTS_PER_REQUEST, runWrk, setEnrichment, startWeir, stopped, wrkScript } from './ingest-load.js';
@@ -45,12 +46,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const QUICK = process.env.BENCH_SIZE === 'quick';
 const INGEST_RUNS = Number(process.env.BENCH_INGEST_RUNS ?? (QUICK ? 1 : 3));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 5 : 10));
-const jsonAt = process.argv.indexOf('--json');
-const JSON_FILE = jsonAt === -1 ? undefined : process.argv[jsonAt + 1];
-if (jsonAt !== -1 && (JSON_FILE === undefined || JSON_FILE.startsWith('--'))) {
-  process.stderr.write('bench:enrich: --json needs a file, e.g. --json bench-enrich.json\n');
-  process.exit(2);
-}
+const bench = startBench('enrich');
 const CHUNK = 200;
 // Run only the rows whose name contains this (for profiling one step).
 const ONLY = process.env.BENCH_ONLY;
@@ -249,14 +245,6 @@ function measureDecode(): number {
   return Math.max(0, runs.sort((a, b) => a - b)[1]!);
 }
 
-interface Figure {
-  label: string;
-  value: number;
-  unit: string;
-  target?: number;
-  met?: boolean;
-}
-const figures: Figure[] = [];
 // What ingest's target leaves for enrichment: the whole enricher was budgeted well under 2 µs.
 const BUDGET_NS: Record<string, number> = { '**enricher, default settings**': 2000 };
 
@@ -269,7 +257,7 @@ for (const [name, run] of rows) {
   const ns = run();
   process.stdout.write(`| ${name} | ${ns.toFixed(0)} | ${Math.round(1e9 / ns).toLocaleString('en-US')} |\n`);
   const target = BUDGET_NS[name];
-  figures.push({ label: name.replaceAll('*', ''), value: Math.round(ns), unit: 'ns/event', ...(target !== undefined && { target, met: ns <= target }) });
+  bench.figure({ label: name.replaceAll('*', ''), value: Math.round(ns), unit: 'ns/event', ...(target !== undefined && atMost(ns, target, 'ns/event')) });
 }
 
 // The price of a cache miss: every user agent, URL and referrer new (an attacker's traffic).
@@ -281,7 +269,7 @@ const start = cpuNs();
 for (const e of fresh) enrichers.default!(e);
 const missNs = (cpuNs() - start) / uniqueTexts.length;
 process.stdout.write(`\nEvery string new (all cache misses, default settings): ${(missNs / 1000).toFixed(1)} µs/event\n`);
-figures.push({ label: 'enricher, default settings, every string new (cache misses)', value: Math.round(missNs), unit: 'ns/event' });
+bench.figure({ label: 'enricher, default settings, every string new (cache misses)', value: Math.round(missNs), unit: 'ns/event' });
 db.cleanup();
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -324,14 +312,11 @@ if (INGEST_RUNS > 0 && spawnSync('sh', ['-c', 'command -v wrk']).status === 0) {
       `| enrichment on (default settings) | ${Math.round(on).toLocaleString('en-US')} | ${range(eps.on)} |\n` +
       `| enrichment off (every step off) | ${Math.round(off).toLocaleString('en-US')} | ${range(eps.off)} |\n`,
   );
-  figures.push({ label: 'ingest with enrichment on (default settings)', value: Math.round(on), unit: 'events/s', target: 100_000, met: on >= 100_000 });
-  figures.push({ label: 'ingest with enrichment off', value: Math.round(off), unit: 'events/s' });
-  figures.push({ label: 'load average (1 min) at the start of the ingest runs', value: load, unit: 'load' });
+  bench.figure({ label: 'ingest with enrichment on (default settings)', value: Math.round(on), unit: 'events/s', ...atLeast(on, 100_000, 'events/s') });
+  bench.figure({ label: 'ingest with enrichment off', value: Math.round(off), unit: 'events/s' });
+  bench.note(`Ingest runs: on ${eps.on.map(Math.round).join(', ')}; off ${eps.off.map(Math.round).join(', ')} events/s; load average ${load.toFixed(2)} at their start.`);
 } else if (INGEST_RUNS > 0) {
   process.stderr.write('[bench:enrich] wrk not found (apt-get install wrk): ingest not measured\n');
 }
 
-if (JSON_FILE !== undefined) {
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
-  writeFileSync(JSON_FILE, `${JSON.stringify({ name: 'bench:enrich', machine, date: new Date().toISOString(), figures }, null, 2)}\n`);
-}
+bench.finish();
