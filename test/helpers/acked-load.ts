@@ -18,6 +18,14 @@ export interface AckedLoadOptions {
    * the log twice, so the warehouse's deduplication has something to do.
    */
   retries?: number;
+  /**
+   * Every this many acknowledged batches, the batch is sent once more with the same messageIds,
+   * as an SDK does when the 200 was lost on the way back: the log then holds those events
+   * twice, for certain, and only the warehouse's deduplication keeps them single. Default: never.
+   */
+  resendAckedEvery?: number;
+  /** How long a request may take before it counts as failed (and is re-sent); default 10 s. */
+  timeoutMs?: number;
 }
 
 /**
@@ -46,6 +54,9 @@ export class AckedLoad {
   readonly outcomes = new Map<string, number>();
   /** Events sent at least once. */
   sent = 0;
+  /** Events acknowledged a second time under `resendAckedEvery`: in the log twice. */
+  resentAcked = 0;
+  private ackedBatches = 0;
   private stopping = false;
   private running: Promise<void>[] = [];
   private startedAt = 0;
@@ -107,6 +118,8 @@ export class AckedLoad {
           for (const id of ids) this.acked.add(id);
           this.latenciesMs.push(performance.now() - scheduled);
           this.completedAtMs.push(performance.now() - this.startedAt);
+          const every = this.opts.resendAckedEvery;
+          if (every !== undefined && ++this.ackedBatches % every === 0 && (await this.post(body)) === '200') this.resentAcked += ids.length;
           break;
         }
       }
@@ -119,11 +132,15 @@ export class AckedLoad {
         method: 'POST',
         headers: { authorization: basic(this.opts.writeKey), 'content-type': 'application/json' },
         body,
+        // As SDKs do (analytics-node waits 10 s): a connection that got lost in a crash would
+        // otherwise wait for undici's 300 s headers timeout.
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
       await res.arrayBuffer();
       return String(res.status);
     } catch (err) {
-      // Refused or reset by a crash: not acknowledged.
+      // Refused or reset by a crash, or no answer in time: not acknowledged.
+      if ((err as Error).name === 'TimeoutError') return 'timeout';
       const cause = (err as { cause?: { code?: string } }).cause;
       return cause?.code ?? 'network-error';
     }
