@@ -51,6 +51,11 @@ test('enrichment and privacy through weir up: enriched columns, truncated ip eve
       const r = weir(['query', "select * from pages where id = 'human'", '--format', 'json'], { env });
       return r.status === 0 && r.stdout.trim() !== '' ? (JSON.parse(r.stdout.trim()) as Record<string, unknown>) : undefined;
     }, 20_000, 200);
+    // An export cut off by --max-rows says so on stderr: JSON lines have no footer to say it.
+    const cut = weir(['query', 'select 1 as n union all select 2', '--format', 'json', '--max-rows', '1'], { env });
+    assert.equal(cut.status, 0, cut.stderr);
+    assert.equal(cut.stdout.trim().split('\n').length, 1);
+    assert.match(cut.stderr, /truncated at 1 rows/);
     assert.equal(human.context_browser_name, 'Chrome');
     assert.equal(human.context_os_name, 'Windows');
     assert.equal(human.context_device_type, 'desktop');

@@ -7,6 +7,8 @@ import { WeirServer, eventually, freePort, removeDir, tailAll, tempDir, weir } f
 import { FULL, report } from './size.js';
 
 const KILLS = Number(process.env.WEIR_KILLS ?? (FULL ? 500 : 100));
+/** Rows `weir query` may return here: every acknowledged id, however fast the machine. */
+const MAX_ROWS = 100_000_000;
 const WORKERS = 2;
 
 interface KillLoopResult {
@@ -65,7 +67,14 @@ async function killLoop(opts: { kills: number; env?: NodeJS.ProcessEnv; lake: bo
     port: await freePort(),
     // Info level: the supervisor logs `process restarted` with the restart latency.
     // Small Parquet files: the lake writer is uploading most of the time, so kills land mid-upload.
-    env: { WEIR_LOGGING_LEVEL: 'info', WEIR_LAKE_MAX_FILE_BYTES: '4096', WEIR_LAKE_MAX_FILE_AGE_MS: '300', ...opts.env },
+    // Every id is read back through `weir query`, which the server caps at queryMaxRows.
+    env: {
+      WEIR_LOGGING_LEVEL: 'info',
+      WEIR_LAKE_MAX_FILE_BYTES: '4096',
+      WEIR_LAKE_MAX_FILE_AGE_MS: '300',
+      WEIR_WAREHOUSE_QUERY_MAX_ROWS: String(MAX_ROWS),
+      ...opts.env,
+    },
   });
   const supervisor = server.child.pid!;
   const load = new AckedLoad({
@@ -133,8 +142,9 @@ async function killLoop(opts: { kills: number; env?: NodeJS.ProcessEnv; lake: bo
       if (row) counts = row;
       else last = r.stderr;
     }
-    const ids = weir(['query', 'select id from tracks', '--format', 'json', '--max-rows', '100000000'], { env, timeoutMs: 120_000 });
+    const ids = weir(['query', 'select id from tracks', '--format', 'json', '--max-rows', String(MAX_ROWS)], { env, timeoutMs: 120_000 });
     assert.equal(ids.status, 0, ids.stderr);
+    assert.doesNotMatch(ids.stderr, /truncated/, 'every id was read back');
     const inWarehouse = new Set(rows<{ id: string }>(ids.stdout).map((r) => r.id));
     const lostFromWarehouse = [...load.acked].filter((id) => !inWarehouse.has(id)).length;
 
@@ -143,8 +153,9 @@ async function killLoop(opts: { kills: number; env?: NodeJS.ProcessEnv; lake: bo
     assert.equal(await server.stop(), 0, 'weir up drains after the kills');
     if (opts.lake) {
       // The lake writer cuts and uploads its open files on drain.
-      const lake = weir(['query', '--lake', 'select message_id from events', '--format', 'json', '--max-rows', '100000000'], { env, timeoutMs: 120_000 });
+      const lake = weir(['query', '--lake', 'select message_id from events', '--format', 'json', '--max-rows', String(MAX_ROWS)], { env, timeoutMs: 120_000 });
       assert.equal(lake.status, 0, lake.stderr);
+      assert.doesNotMatch(lake.stderr, /truncated/, 'every lake id was read back');
       const inLake = countBy(rows<{ message_id: string }>(lake.stdout).map((r) => r.message_id));
       lostFromLake = [...load.acked].filter((id) => !inLake.has(id)).length;
       const logCounts = countBy(logIds);

@@ -82,9 +82,17 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
     .option('--until <date>', 'with --lake: only files up to this date (YYYY-MM-DD)', untilOption)
     .action(async (sql: string, opts: { source?: string; format: string; maxRows?: number; timeout?: number; lake?: boolean; since?: string; until?: string }) => {
       const config = loadConfig();
+      const print = (result: QueryResponse) => {
+        process.stdout.write(`${render(result, opts.format).join('\n')}\n`);
+        // CSV and JSON lines carry no footer: a cut-off export must not pass for a whole one.
+        if (result.truncated && opts.format !== 'table') {
+          process.stderr.write(
+            `weir: the result was truncated at ${result.rows.length} rows (--max-rows, capped by warehouse.queryMaxRows where the query runs)\n`,
+          );
+        }
+      };
       if (opts.lake) {
-        const lakeResult = await viaLake(config, sql, opts);
-        process.stdout.write(`${render(lakeResult, opts.format).join('\n')}\n`);
+        print(await viaLake(config, sql, opts));
         return;
       }
       const req: QueryRequest = { sql, source: opts.source, maxRows: opts.maxRows, timeoutMs: opts.timeout };
@@ -107,6 +115,6 @@ export function register(program: Command, loadConfig: () => WeirConfig): void {
           await state.close();
         }
       }
-      process.stdout.write(`${render(result, opts.format).join('\n')}\n`);
+      print(result);
     });
 }
