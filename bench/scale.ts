@@ -30,6 +30,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { formatNumber, renderBlock, startBench } from './report.js';
+import { deleteStreams } from '../test/helpers/nats.js';
 import { TICKS_PER_SECOND, eventsPerRequest, need, runWrkAsync, startWeir, stopped, wrkScript, type Shape, type WrkResult } from './ingest-load.js';
 
 const QUICK = process.env.BENCH_SIZE === 'quick';
@@ -69,15 +70,7 @@ async function unreachable(): Promise<string | undefined> {
 
 /** Deletes this run's streams (`<base>_…`) and metadata schema; what is already gone is fine. */
 async function cleanUp(base: string, schema: string): Promise<void> {
-  const nc = await connect({ servers: NATS, reconnect: false });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const doomed: string[] = [];
-    for await (const name of jsm.streams.names()) if (name.startsWith(`${base}_`)) doomed.push(name);
-    for (const name of doomed) await jsm.streams.delete(name);
-  } finally {
-    await nc.close();
-  }
+  await deleteStreams(base, NATS);
   const client = new pg.Client({ connectionString: POSTGRES });
   await client.connect();
   try {

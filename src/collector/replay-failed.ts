@@ -4,6 +4,7 @@ import type { FailedEvent, StateStore } from '../state/state-store.js';
 import { processItem, type IngestLimits, type ItemResult } from './ingest.js';
 import { inspectStructure } from './steps/inspect-structure.js';
 import type { Enricher } from '../enrich/enricher.js';
+import type { SourceEnrichers } from './source-enrichers.js';
 
 /** Failed events read, checked and appended per step. */
 export const REPLAY_PAGE_SIZE = 500;
@@ -34,6 +35,24 @@ export interface ReplaySummary {
   /** Id of the last failed event examined, to continue from; null once none is left. */
   nextAfterId: number | null;
   dryRun: boolean;
+}
+
+/**
+ * The `enricher` of {@link ReplayDeps}: each source's enrichment as configured now.
+ *
+ * @example
+ * ```ts
+ * await replayFailedEvents({ state, limits, append, enricher: currentEnricher(state, enrichers) });
+ * ```
+ */
+export function currentEnricher(
+  state: Pick<StateStore, 'getSource'>,
+  enrichers: Pick<SourceEnrichers, 'for'> | undefined,
+): (sourceId: string) => Promise<Enricher | undefined> {
+  return async (sourceId) => {
+    const source = await state.getSource(sourceId);
+    return source && enrichers?.for(source);
+  };
 }
 
 export interface ReplayDeps {

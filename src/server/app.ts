@@ -6,7 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { StateStore } from '../state/state-store.js';
 import { ingestRoutes, type IngestDeps } from '../collector/ingest-routes.js';
 import { adminRoutes, type AdminDeps } from '../api/admin-routes.js';
-import { replayFailedEvents } from '../collector/replay-failed.js';
+import { currentEnricher, replayFailedEvents } from '../collector/replay-failed.js';
 import { installErrorHandlers } from './http-errors.js';
 import { uiRoutes } from './ui-routes.js';
 import { apiAuth } from '../api/auth.js';
@@ -123,10 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           state: deps.state,
           limits: config.limits,
           append: (records) => deps.writer.append(records),
-          enricher: async (sourceId) => {
-            const source = await deps.state.getSource(sourceId);
-            return source && deps.enrichers?.for(source);
-          },
+          enricher: currentEnricher(deps.state, deps.enrichers),
         },
         options,
       )),

@@ -2,7 +2,7 @@ import type { WeirConfig } from '../config/schema.js';
 import { WeirError } from '../errors/catalogue.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
-import { replayFailedEvents } from '../collector/replay-failed.js';
+import { currentEnricher, replayFailedEvents } from '../collector/replay-failed.js';
 import { openSourceEnrichers } from '../collector/source-enrichers.js';
 import { openLake } from '../lake/open-lake.js';
 import { runQuery } from '../warehouse/run-query.js';
@@ -67,11 +67,7 @@ export async function runUiServer(config: WeirConfig, options: { out?: (line: st
         const { writers } = await claimPartition([log], config.log.maxPartitions, logger);
         const writer = writers[0]!;
         try {
-          const enricher = async (sourceId: string) => {
-            const source = await state.getSource(sourceId);
-            return source && enrichers.for(source);
-          };
-          return await replayFailedEvents({ state, limits: config.limits, append: (records) => writer.append(records), enricher }, replay);
+          return await replayFailedEvents({ state, limits: config.limits, append: (records) => writer.append(records), enricher: currentEnricher(state, enrichers) }, replay);
         } finally {
           await writer.close();
         }

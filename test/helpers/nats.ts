@@ -35,9 +35,9 @@ export function uniqueStream(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}${randomBytes(3).toString('hex')}`.toUpperCase();
 }
 
-/** Deletes every stream named `<base>_…`. */
-export async function deleteStreams(base: string): Promise<void> {
-  const nc = await connect({ servers: NATS_URL, reconnect: false });
+/** Deletes every stream named `<base>_…` (on the local NATS unless `servers` says otherwise). */
+export async function deleteStreams(base: string, servers = NATS_URL): Promise<void> {
+  const nc = await connect({ servers, reconnect: false });
   try {
     const jsm = await jetstreamManager(nc);
     const doomed: string[] = [];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { WeirConfig } from '../../config/schema.js';
 import { openSourceEnrichers } from '../../collector/source-enrichers.js';
-import { replayFailedEvents, type ReplayFailedOptions, type ReplaySummary } from '../../collector/replay-failed.js';
+import { currentEnricher, replayFailedEvents, type ReplayFailedOptions, type ReplaySummary } from '../../collector/replay-failed.js';
 import { openLog } from '../../server/backends.js';
 import type { FailedEvent, FailedEventFilter, StateStore } from '../../state/state-store.js';
 import { formatTable, invalidOption, jsonLine, parseDateOption, printable, shorten, withState, type CliContext } from '../context.js';
@@ -111,11 +111,7 @@ async function replayHere(config: WeirConfig, state: StateStore, options: Replay
     const writer = await log.openWriter(0);
     try {
       const enrichers = await openSourceEnrichers(config);
-      const enricher = async (sourceId: string) => {
-        const source = await state.getSource(sourceId);
-        return source && enrichers.for(source);
-      };
-      return await replayFailedEvents({ state, limits: config.limits, append: (records) => writer.append(records), enricher }, options);
+      return await replayFailedEvents({ state, limits: config.limits, append: (records) => writer.append(records), enricher: currentEnricher(state, enrichers) }, options);
     } finally {
       await writer.close();
     }
