@@ -41,34 +41,55 @@ const UAS = [
 export type Shape = 'batched' | 'single';
 export const eventsPerRequest = (shape: Shape) => (shape === 'batched' ? EVENTS_PER_REQUEST : 1);
 
-/** A wrk script that posts events with unique messageIds per request, and per script. */
+/** Where a request's id goes in an event's text; the event's own suffix (`-<i>`) follows it. */
+const ID = '\u0000';
+
+/**
+ * One analytics.js-like event, ~550 bytes, like a web track call: a user agent, a page url with
+ * UTM parameters and a search referrer, so every enrichment step has work to do. Timestamps
+ * differ per event, as they do from a real SDK, so no per-batch caching flatters us.
+ */
+function benchEvent(i: number, shape: Shape): string {
+  return (
+    `{"type":"track","event":"Product Viewed","userId":"user-4711","messageId":"${ID}-${i}",` +
+    `"timestamp":"2026-11-22T10:00:${String(i).padStart(2, '0')}.${String((i * 37) % 1000).padStart(3, '0')}Z","properties":{"product_id":"sku-123456","name":"Trail shoe","price":89.9,"currency":"EUR","category":"shoes"},` +
+    `"context":{"library":{"name":"bench","version":"1.0.0"},"ip":"203.0.113.${i}","userAgent":"${UAS[i % UAS.length]}",` +
+    `"page":{"path":"/products/sku-123456","url":"https://shop.example.com/products/sku-123456?utm_source=google&utm_medium=cpc&utm_campaign=spring","referrer":"https://www.google.com/"},"locale":"en-GB"}` +
+    // A single event carries its own sentAt (analytics.js sends one per call); a batch has one.
+    `${shape === 'single' ? ',"sentAt":"2026-11-22T10:00:01.000Z"' : ''}}`
+  );
+}
+
+/**
+ * A Lua table of a body's fixed pieces with `false` where the request's id goes (every even
+ * index, since the body is split at each id).
+ */
+function luaPieces(body: string): string {
+  // JSON.stringify of ASCII text is a valid Lua string literal.
+  return `{ ${body.split(ID).map((piece) => JSON.stringify(piece)).join(', false, ')} }`;
+}
+
+/**
+ * A wrk script that posts events with unique messageIds per request, and per script.
+ *
+ * wrk shares the machine with the server, so its CPU is the server's loss: a body is one
+ * `table.concat` of fixed pieces around the request's id (`<run>-t<thread>-<n>`, each event adding
+ * `-<i>`). Building every event as its own Lua string first cost wrk about twice the CPU per
+ * request (LuaJIT interns each string it makes).
+ */
 export function wrkScript(writeKey: string, shape: Shape, delayMs: number): string {
   // wrk's LuaJIT never seeds math.random, so every run drew the same prefix: on the NATS log,
   // whose duplicate window drops a messageId seen within minutes, a second run stored nothing.
   const run = randomBytes(4).toString('hex');
   const auth = Buffer.from(`${writeKey}:`).toString('base64');
-  // ~550 bytes per event, like a web track call from analytics.js: a user agent, a page url with
-  // UTM parameters and a search referrer, so every enrichment step has work to do.
-  // Timestamps differ per event, as they do from a real SDK, so no per-batch caching flatters us.
-  const event = (i: number) =>
-    `function(id) return '{"type":"track","event":"Product Viewed","userId":"user-4711","messageId":"' .. id .. '",` +
-    `"timestamp":"2026-11-22T10:00:${String(i).padStart(2, '0')}.${String((i * 37) % 1000).padStart(3, '0')}Z","properties":{"product_id":"sku-123456","name":"Trail shoe","price":89.9,"currency":"EUR","category":"shoes"},` +
-    `"context":{"library":{"name":"bench","version":"1.0.0"},"ip":"203.0.113.${i}","userAgent":"${UAS[i % UAS.length]}",` +
-    `"page":{"path":"/products/sku-123456","url":"https://shop.example.com/products/sku-123456?utm_source=google&utm_medium=cpc&utm_campaign=spring","referrer":"https://www.google.com/"},"locale":"en-GB"}` +
-    // A single event carries its own sentAt (analytics.js sends one per call); a batch has one.
-    `${shape === 'single' ? ',"sentAt":"2026-11-22T10:00:01.000Z"' : ''}}' end`;
-  const makers = Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => event(i));
-  const body =
-    shape === 'batched'
-      ? `local parts = {}
-  for i = 1, ${EVENTS_PER_REQUEST} do parts[i] = make[i](prefix .. n .. "-" .. i) end
-  local body = '{"sentAt":"2026-11-22T10:00:01.000Z","batch":[' .. table.concat(parts, ",") .. ']}'`
-      : `local body = make[(n % ${EVENTS_PER_REQUEST}) + 1](prefix .. n)`;
+  const events = Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => benchEvent(i, shape));
+  // One template per body kind: the batch, or each of the 20 single events in turn.
+  const templates =
+    shape === 'batched' ? [luaPieces(`{"sentAt":"2026-11-22T10:00:01.000Z","batch":[${events.join(',')}]}`)] : events.map(luaPieces);
   return `
 local counter = 0
 local prefix
 local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Basic ${auth}" }
-local make = { ${makers.join(',\n  ')} }
 function setup(thread)
   counter = counter + 1
   thread:set("tid", counter)
@@ -77,9 +98,13 @@ function init(args)
   prefix = "${run}-t" .. tid .. "-"
   n = 0
 end
+local templates = { ${templates.join(',\n  ')} }
 function request()
   n = n + 1
-  ${body}
+  local id = prefix .. n
+  local pieces = templates[(n % #templates) + 1]
+  for k = 2, #pieces, 2 do pieces[k] = id end
+  local body = table.concat(pieces)
   return wrk.format("POST", "${shape === 'batched' ? '/v1/batch' : '/v1/track'}", headers, body)
 end
 ${

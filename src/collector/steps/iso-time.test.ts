@@ -27,3 +27,12 @@ test('isoTime writes what toISOString writes', () => {
   for (const ms of [...times, ...times.reverse()]) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
   assert.throws(() => isoTime(NaN), RangeError);
 });
+
+test('isoTime keeps two days apart when calls alternate between them, and a third replaces the older', () => {
+  const days = [Date.UTC(2026, 10, 22, 10), Date.UTC(2026, 10, 23, 1), Date.UTC(2026, 10, 24, 23, 59, 59, 999)];
+  for (let i = 0; i < 300; i++) {
+    // 0,1,0,1,… then 2 joins: every pattern of hits in slot A, slot B and misses.
+    const ms = days[i < 100 ? i % 2 : i % 3]! + i * 1_001;
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  }
+});

@@ -6,9 +6,14 @@ const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '
 const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 
 // The events of a request, and of the requests around it, fall on one or two days: the date part
-// is formatted once per day.
-let day = NaN;
-let dayPrefix = '';
+// is formatted once per day. Two slots, because the two days alternate: a client's clock (its
+// events' timestamps) is often on another day than the server's (receivedAt), around midnight or
+// when a batch is resent, and with one slot every call reformatted the day (~0.6 µs: the
+// collector's CPU profile under bench:ingest showed isoTime at 6 % of a worker).
+let dayA = NaN;
+let prefixA = '';
+let dayB = NaN;
+let prefixB = '';
 
 /**
  * `new Date(ms).toISOString()`, for the collector's hot path: every event of a batch has its own
@@ -25,9 +30,15 @@ let dayPrefix = '';
 export function isoTime(ms: number): string {
   if (!(ms >= 0 && ms < YEAR_10000) || !Number.isInteger(ms)) return new Date(ms).toISOString();
   const d = Math.floor(ms / MS_PER_DAY);
-  if (d !== day) {
-    day = d;
-    dayPrefix = new Date(d * MS_PER_DAY).toISOString().slice(0, 11);
+  let dayPrefix: string;
+  if (d === dayA) dayPrefix = prefixA;
+  else if (d === dayB) dayPrefix = prefixB;
+  else {
+    // The older slot goes: B becomes A's predecessor.
+    dayB = dayA;
+    prefixB = prefixA;
+    dayA = d;
+    prefixA = dayPrefix = new Date(d * MS_PER_DAY).toISOString().slice(0, 11);
   }
   let t = ms - d * MS_PER_DAY;
   const h = Math.floor(t / 3_600_000);
