@@ -12,7 +12,7 @@
  * a context already copied; "enricher" rows run the whole enricher (context copy included).
  *
  * Then, when wrk is installed, ingest over HTTP with enrichment on and off (bench/ingest-load.ts:
- * `weir up`, the collector alone, wrk posting 20-event batches over 128 connections), alternating
+ * `weir collector`, the collector role alone, wrk posting 20-event batches over 128 connections), alternating
  * on and off so both see the same load from the rest of the machine; the median of the runs of each.
  *
  * Options: `--json <file>` also writes the figures as bench/report.ts's JSON report (what
@@ -280,7 +280,7 @@ async function ingest(): Promise<Record<'on' | 'off', number[]>> {
   for (let run = 0; run < INGEST_RUNS; run++) {
     for (const mode of ['on', 'off'] as const) {
       const dir = mkdtempSync(join(tmpdir(), 'weir-bench-enrich-'));
-      const weir = await startWeir({ dataDir: join(dir, 'data'), port: 18090, workers: 0, warehouse: 'none' });
+      const weir = await startWeir({ command: 'collector', dataDir: join(dir, 'data'), port: 18090, workers: 0, warehouse: 'none' });
       try {
         const url = 'http://127.0.0.1:18090';
         if (mode === 'off') setEnrichment(join(dir, 'data'), 'off');
@@ -307,7 +307,7 @@ if (INGEST_RUNS > 0 && spawnSync('sh', ['-c', 'command -v wrk']).status === 0) {
   const off = median(eps.off);
   const range = (xs: number[]) => `${Math.round(Math.min(...xs)).toLocaleString('en-US')}–${Math.round(Math.max(...xs)).toLocaleString('en-US')}`;
   process.stdout.write(
-    `\nIngest (collector alone, 128 connections, ${SECONDS} s runs, load average ${load.toFixed(2)} at the start):\n\n` +
+    `\nIngest (weir collector, 128 connections, ${SECONDS} s runs, load average ${load.toFixed(2)} at the start):\n\n` +
       '| run | events/s (median) | range |\n|---|---|---|\n' +
       `| enrichment on (default settings) | ${Math.round(on).toLocaleString('en-US')} | ${range(eps.on)} |\n` +
       `| enrichment off (every step off) | ${Math.round(off).toLocaleString('en-US')} | ${range(eps.off)} |\n`,

@@ -1,7 +1,7 @@
 import type { EventLog, LogConsumer, LogRecord } from '../log/event-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { StateStore, UsageIncrement } from '../state/state-store.js';
-import { decodeLogRecord } from '../events/log-record.js';
+import { peekEnvelope } from '../events/log-record.js';
 import { isTransient, totalLag } from './retry.js';
 
 /**
@@ -134,9 +134,9 @@ export async function tally(records: LogRecord[], workspaces: WorkspaceOf): Prom
   const positions = new Map<number, number>();
   for (const r of records) {
     positions.set(r.partition, Math.max(positions.get(r.partition) ?? 0, r.offset + 1));
-    // The envelope is all metering needs: the deferred enrichment is left out.
-    const d = decodeLogRecord(r.value, { enrich: false });
-    const hour = hourOf(d.kind === 'event' ? d.event.receivedAt : d.receivedAt);
+    // The envelope is all metering needs.
+    const d = peekEnvelope(r.value);
+    const hour = hourOf(d.receivedAt);
     const key = `${d.sourceId}\u0000${hour}`;
     let row = rows.get(key);
     if (row === undefined) {
@@ -150,9 +150,23 @@ export async function tally(records: LogRecord[], workspaces: WorkspaceOf): Prom
   return { rows: [...rows.values()], positions };
 }
 
+// Records arrive in time order: one hour's times share their first 13 characters, parsed once.
+let lastHourText = '';
+let lastHour = 0;
+
 /** Start of the UTC hour of an ISO time, in milliseconds. The collector always sets receivedAt. */
-function hourOf(iso: unknown): number {
-  const ms = typeof iso === 'string' ? Date.parse(iso) : NaN;
+function hourOf(iso: string | undefined): number {
+  // The collector's own format (toISOString's): the hour is its first 13 characters.
+  if (iso !== undefined && iso.length === 24 && iso.charCodeAt(23) === 0x5a /* Z */) {
+    const text = iso.slice(0, 13);
+    if (text === lastHourText) return lastHour;
+    const ms = Date.parse(`${text}:00:00.000Z`);
+    if (!Number.isNaN(ms)) {
+      lastHourText = text;
+      return (lastHour = ms);
+    }
+  }
+  const ms = iso === undefined ? NaN : Date.parse(iso);
   return Math.floor((Number.isNaN(ms) ? Date.now() : ms) / HOUR_MS) * HOUR_MS;
 }
 

@@ -21,8 +21,6 @@ const TWO_32 = 0x1_0000_0000;
 /** Offsets are JS numbers: the high word may hold at most 21 bits. */
 const MAX_OFFSET_HIGH = 0x1f_ffff;
 
-/** Reused for the length+offset part of the CRC; safe because encoding is synchronous. */
-const crcScratch = Buffer.allocUnsafe(12);
 
 /** Bytes that `records` take once framed. */
 export function framedSize(records: readonly Buffer[]): number {
@@ -46,13 +44,15 @@ export function encodeFrames(records: readonly Buffer[], firstOffset: number): B
   let offset = firstOffset;
   for (let i = 0; i < records.length; i++) {
     const rec = records[i]!;
-    crcScratch.writeUInt32LE(rec.length, 0);
-    crcScratch.writeUInt32LE(offset >>> 0, 4);
-    crcScratch.writeUInt32LE(Math.floor(offset / TWO_32), 8);
     out.writeUInt32LE(MAGIC_U32, pos);
-    out.writeUInt32LE(crc32(rec, crc32(crcScratch)), pos + 4);
-    crcScratch.copy(out, pos + 8);
+    out.writeUInt32LE(rec.length, pos + 8);
+    out.writeUInt32LE(offset >>> 0, pos + 12);
+    out.writeUInt32LE(Math.floor(offset / TWO_32), pos + 16);
     rec.copy(out, pos + HEADER_BYTES);
+    // One crc32 over the contiguous length, offset and payload: each call into zlib costs more
+    // than the copy of a whole record (bench:ingest's ~900-byte records: 324 ns against 455 ns
+    // for two chained calls).
+    out.writeUInt32LE(crc32(out.subarray(pos + 8, pos + HEADER_BYTES + rec.length)), pos + 4);
     pos += HEADER_BYTES + rec.length;
     offset++;
   }
