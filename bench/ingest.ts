@@ -102,9 +102,9 @@ async function waitHttp(url: string): Promise<void> {
 }
 
 /**
- * The run of median throughput. On this 2-core VM the same code and load vary by ±10 % from one
- * 15 s run to the next (page-cache pages newly faulted in, the host's other guests), so one
- * run alone could pass or fail the target by luck; all runs are noted.
+ * The run of median throughput. On this 2-core VM the same code and load vary by about ±12 %
+ * from one 15 s run to the next (the page cache dropped before each run did not change that), so
+ * one run alone could pass or fail the target by luck; all runs are noted.
  */
 function medianRun(runs: WrkResult[]): WrkResult {
   const sorted = [...runs].sort((a, b) => a.requestsPerSec - b.requestsPerSec);

@@ -34,7 +34,7 @@ export function isoTime(ms: number): string {
   if (d === dayA) dayPrefix = prefixA;
   else if (d === dayB) dayPrefix = prefixB;
   else {
-    // The older slot goes: B becomes A's predecessor.
+    // A new day goes into A; A's day moves to B, and B's is dropped.
     dayB = dayA;
     prefixB = prefixA;
     dayA = d;

@@ -21,7 +21,6 @@ const TWO_32 = 0x1_0000_0000;
 /** Offsets are JS numbers: the high word may hold at most 21 bits. */
 const MAX_OFFSET_HIGH = 0x1f_ffff;
 
-
 /** Bytes that `records` take once framed. */
 export function framedSize(records: readonly Buffer[]): number {
   let total = 0;
